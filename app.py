@@ -1,0 +1,39 @@
+"""MagPoet studio: parse flags, load the weights once, build the UI, launch.
+
+    python app.py                           # the shipped weights in ./weights, on CUDA if present
+    python app.py --weights someone/repo    # a folder or a Hugging Face Hub repo id
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from engine.device import describe_device, select_device
+from engine.weights import available_components, resolve_weights
+from ui import StudioSettings, build_studio, launch_kwargs, queue_kwargs
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="MagPoet studio")
+    parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
+                        help="interface to listen on (0.0.0.0 to serve the network)")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)))
+    parser.add_argument("--weights", default=None,
+                        help="weights folder or Hugging Face Hub repo id (default: ./weights)")
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    weights = resolve_weights(args.weights)
+    device = select_device(args.device)
+    settings = StudioSettings(weights=weights, device=describe_device(device),
+                              components=available_components(weights))
+    demo = build_studio(settings)
+    demo.queue(**queue_kwargs()).launch(**launch_kwargs(args.host, args.port))
+
+
+if __name__ == "__main__":
+    main()

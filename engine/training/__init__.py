@@ -1,0 +1,1 @@
+"""Shared training plumbing: torchrun/DDP setup, resumable checkpoints, world data batches."""
