@@ -1,0 +1,72 @@
+"""Turning logits into tokens: guidance, id-range restriction, temperature, top-k, top-p, sampling.
+
+Shared by the autoregressive and the masked (MaskGIT) decoders, so everything works on logits of
+any leading shape (..., V). The order is fixed: guidance combines the raw logits (`cfg_combine`),
+then `sample` cuts them to the allowed id range, and temperature, top-k and top-p shape what is left.
+Randomness comes only from the `torch.Generator` passed in, so a seed reproduces bit for bit.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+
+def cfg_combine(cond: Tensor, uncond: Tensor, scale: float) -> Tensor:
+    """Classifier-free guidance: uncond + scale * (cond - uncond); scale 1 is the conditional model."""
+    return uncond + scale * (cond - uncond)
+
+
+def top_k_filter(logits: Tensor, k: int) -> Tensor:
+    """Keep the k largest logits (ties with the k-th are kept too), -inf elsewhere."""
+    if k < 1:
+        raise ValueError("top_k must be >= 1")
+    k = min(k, logits.shape[-1])
+    kth = torch.topk(logits, k, dim=-1).values[..., -1:]  # (..., 1)
+    return logits.masked_fill(logits < kth, float("-inf"))
+
+
+def top_p_filter(logits: Tensor, p: float) -> Tensor:
+    """Nucleus: keep the smallest set of most likely ids whose probability reaches p (at least one)."""
+    if not 0.0 < p <= 1.0:
+        raise ValueError("top_p must be in (0, 1]")
+    sorted_logits, order = torch.sort(logits, dim=-1, descending=True)
+    probs = sorted_logits.float().softmax(-1)
+    mass_before = probs.cumsum(-1) - probs  # probability of the strictly more likely ids
+    drop_sorted = mass_before >= p
+    drop = torch.zeros_like(drop_sorted).scatter(-1, order, drop_sorted)
+    return logits.masked_fill(drop, float("-inf"))
+
+
+def logits_to_probs(logits: Tensor, temperature: float = 1.0, top_k: int | None = None,
+                    top_p: float | None = None) -> Tensor:
+    """(..., V) logits -> float32 probabilities after temperature (> 0), top-k and top-p."""
+    if temperature <= 0:
+        raise ValueError("temperature must be > 0 here; sample() treats 0 as greedy")
+    logits = logits.float() / temperature
+    if top_k is not None:
+        logits = top_k_filter(logits, top_k)
+    if top_p is not None and top_p < 1.0:
+        logits = top_p_filter(logits, top_p)
+    return logits.softmax(-1)
+
+
+def sample(logits: Tensor, generator: torch.Generator, temperature: float = 1.0, top_k: int | None = None,
+           top_p: float | None = None, id_range: tuple[int, int] | None = None) -> Tensor:
+    """(..., V) logits -> (...,) long ids; temperature 0 is greedy (argmax, no randomness used).
+
+    id_range [lo, hi) keeps only those ids possible (the video codes, or the current audio level's
+    codes). The logits are sliced rather than masked, so the rest of the vocabulary costs nothing in
+    the softmax, the filters and the draw.
+    """
+    lo = 0
+    if id_range is not None:
+        lo, hi = id_range
+        if not 0 <= lo < hi <= logits.shape[-1]:
+            raise ValueError(f"id range [{lo}, {hi}) is empty or outside the vocabulary of {logits.shape[-1]}")
+        logits = logits[..., lo:hi]
+    if temperature == 0:
+        return logits.argmax(-1) + lo
+    probs = logits_to_probs(logits, temperature, top_k, top_p)
+    flat = probs.reshape(-1, probs.shape[-1])  # multinomial wants (N, V)
+    return torch.multinomial(flat, 1, generator=generator).reshape(probs.shape[:-1]) + lo
