@@ -70,6 +70,7 @@ class Component(nn.Module):
         with tempfile.NamedTemporaryFile(dir=directory, suffix=".tmp", delete=False) as tmp:
             tmp_path = Path(tmp.name)
         save_file(state, str(tmp_path), metadata={"format": "pt"})
+        tmp_path.chmod(0o644)  # temporary files are created 0600; shipped weights are world-readable
         os.replace(tmp_path, directory / WEIGHTS_NAME)
         return directory
 
@@ -110,4 +111,5 @@ class Component(nn.Module):
 def _atomic_write_text(path: Path, text: str) -> None:
     with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False) as tmp:
         tmp.write(text)
+    os.chmod(tmp.name, 0o644)
     os.replace(tmp.name, path)

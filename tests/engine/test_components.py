@@ -32,6 +32,7 @@ def test_round_trip_is_exact_and_keeps_the_config(tmp_path):
     assert not loaded.training
     saved = json.loads((tmp_path / "config.json").read_text())
     assert saved["_class_name"] == "Tiny" and saved["world_version"] == 1
+    assert all(path.stat().st_mode & 0o777 == 0o644 for path in tmp_path.iterdir())
 
 
 def test_loading_is_strict_about_keys_and_shapes(tmp_path):

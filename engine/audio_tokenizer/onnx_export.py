@@ -1,0 +1,101 @@
+"""The audio decoder (token indices -> waveform) as ONNX, and a runtime that prefers it.
+
+    python -m engine.audio_tokenizer.onnx_export weights/audio_tokenizer
+
+writes `decoder.onnx` next to the weights: input `indices` (batch, levels, frames) int64, output
+`audio` (batch, 1, frames * hop) float32, batch and frames dynamic, the codebook lookup included.
+`load_audio_decoder(folder)` returns an `OnnxAudioDecoder` (CUDA provider first, then the CPU one)
+when the file is there and ONNX Runtime imports, and the PyTorch `AudioTokenizer` otherwise; both
+answer `decode(indices, num_samples)`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from engine.audio_tokenizer.model import AudioTokenizer
+
+ONNX_NAME = "decoder.onnx"
+OPSET = 17
+
+
+class _IndicesToAudio(nn.Module):
+    """Codebook lookup + decoder in one graph, with all levels (the shipped token layout)."""
+
+    def __init__(self, tokenizer: AudioTokenizer) -> None:
+        super().__init__()
+        self.tokenizer = tokenizer
+
+    def forward(self, indices: torch.Tensor) -> torch.Tensor:  # (B, L, T) -> (B, 1, T * hop)
+        return self.tokenizer.decoder(self.tokenizer.quantizer.dequantize(indices)).clamp(-1, 1)
+
+
+def export_decoder(tokenizer: AudioTokenizer, path: str | Path) -> Path:
+    """Trace the decoder to ONNX at `path` (a file, or a folder to hold `decoder.onnx`)."""
+    path = Path(path)
+    if path.suffix != ".onnx":
+        path = path / ONNX_NAME
+    path.parent.mkdir(parents=True, exist_ok=True)
+    example = torch.zeros(1, tokenizer.config.levels, 8, dtype=torch.long)
+    with warnings.catch_warnings():  # the TorchScript exporter is deprecated; the new one needs onnxscript
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.onnx.export(
+            _IndicesToAudio(tokenizer.eval()), (example,), str(path), dynamo=False, opset_version=OPSET,
+            input_names=["indices"], output_names=["audio"],
+            dynamic_axes={"indices": {0: "batch", 2: "frames"}, "audio": {0: "batch", 2: "samples"}},
+        )
+    return path
+
+
+class OnnxAudioDecoder:
+    """ONNX Runtime session over `decoder.onnx`; same `decode` contract as the PyTorch model."""
+
+    def __init__(self, path: str | Path, providers: list[str] | None = None,
+                 threads: int | None = None) -> None:
+        import onnxruntime as ort
+
+        if providers is None:  # CUDA only where there is a GPU: elsewhere it just logs a load error
+            cuda = ["CUDAExecutionProvider"] if torch.cuda.is_available() else []
+            providers = [*cuda, "CPUExecutionProvider"]
+        options = ort.SessionOptions()
+        if threads is not None:
+            options.intra_op_num_threads = threads
+        available = ort.get_available_providers()
+        providers = [p for p in providers if p in available]
+        self.session = ort.InferenceSession(str(path), options, providers=providers)
+        self.providers = self.session.get_providers()
+
+    def decode(self, indices: torch.Tensor, num_samples: int | None = None) -> torch.Tensor:
+        """(B, levels, frames) long -> (B, 1, num_samples or frames * hop) float32 on the CPU."""
+        feed = {"indices": np.ascontiguousarray(indices.detach().cpu().numpy().astype(np.int64))}
+        audio = torch.from_numpy(self.session.run(["audio"], feed)[0])
+        return audio if num_samples is None else audio[..., :num_samples]
+
+
+def load_audio_decoder(folder: str | Path, device: str = "cpu") -> OnnxAudioDecoder | AudioTokenizer:
+    """The ONNX decoder when `<folder>/decoder.onnx` exists and ONNX Runtime works, else PyTorch."""
+    onnx_path = Path(folder) / ONNX_NAME
+    if onnx_path.is_file():
+        try:
+            return OnnxAudioDecoder(onnx_path)
+        except ImportError:
+            pass
+    return AudioTokenizer.from_pretrained(folder, device=device)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Export the audio decoder to ONNX next to its weights.")
+    parser.add_argument("folder", type=Path, help="a save_pretrained folder (e.g. weights/audio_tokenizer)")
+    args = parser.parse_args(argv)
+    path = export_decoder(AudioTokenizer.from_pretrained(args.folder), args.folder)
+    print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
+
+
+if __name__ == "__main__":
+    main()

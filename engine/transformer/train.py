@@ -1,0 +1,363 @@
+"""Train the generator on a task mixture over the token cache, on one process or under torchrun.
+
+    python -m engine.transformer.dataset --weights weights --clips 20000 --out runs/token_cache
+    python -m engine.transformer.train --weights weights --cache runs/token_cache --out runs/transformer \
+        --val-cache runs/token_cache_eval --steps 20000
+    torchrun --nproc_per_node 8 -m engine.transformer.train --cache runs/token_cache --out runs/transformer
+
+Every row of a batch is one task instance: the task is drawn from `--task-weights`, the clip
+uniformly from the cache, and the sequence laid out by `engine.tasks.build_sequence` (VideoPoet
+layout); `collate` pads a mixed batch. Loss: next-token cross-entropy on the output tokens that are
+not given (in/outpainting's kept tokens and image_to_video/extend's first frame carry none).
+Captions are dropped (text slots hidden) with probability `--caption-dropout` for tasks whose
+prompt is required and `--optional-caption-dropout` for tasks where the user may leave it out, so
+classifier-free guidance and prompt-free requests both have training signal.
+
+Draws come from a generator seeded by (seed, step, rank), so ranks see different data and a resumed
+run sees exactly what it would have seen. Rank 0 logs one JSON line per `--log-every` steps (loss,
+per-task losses, tokens/s) to stdout and `<out>/log.jsonl`, keeps `<out>/checkpoint.pt`
+(resumable), evaluates the per-task loss on `--val-cache` (eval-split clips) every `--eval-every`
+steps keeping the best model in `<out>/best/`, and at the end copies the best (or last) model to
+`--export` (default `<weights>/transformer`) with save_pretrained.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import time
+from contextlib import nullcontext
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+
+from engine.components import config_to_dict
+from engine.masks import OUTPAINT_PRESETS, outpaint_mask, pixel_to_token_mask
+from engine.tasks import IGNORE, build_sequence, collate
+from engine.tasks.sequence import Sequence
+from engine.training import distributed as D
+from engine.training.run import JsonLog, RunClock, export_weights, set_learning_rate, warmup_cosine
+from engine.transformer.dataset import TokenCache, state_hash
+from engine.transformer.model import Transformer, TransformerConfig
+from engine.transformer.vocab import MASK_INDEX, Vocab
+
+TRAIN_TASKS: tuple[str, ...] = (
+    "text_to_video", "text_to_image", "image_to_video", "extend", "inpaint", "outpaint", "stylize",
+    "video_to_audio", "audio_to_video", "unconditional",
+)
+DEFAULT_WEIGHTS = {
+    "text_to_video": 0.22, "text_to_image": 0.04, "image_to_video": 0.10, "extend": 0.10, "inpaint": 0.08,
+    "outpaint": 0.08, "stylize": 0.10, "video_to_audio": 0.12, "audio_to_video": 0.10, "unconditional": 0.06,
+}
+OPTIONAL_PROMPT = {"image_to_video", "extend", "inpaint", "outpaint", "audio_to_video"}
+IMAGE_SHARE = 0.2  # in/outpainting examples made on a single image (latent frame 0)
+
+
+def parse_task_weights(text: str | None) -> dict[str, float]:
+    """"text_to_video=0.3,stylize=0.2" -> weights over TRAIN_TASKS (unnamed tasks keep the default)."""
+    weights = dict(DEFAULT_WEIGHTS)
+    for item in filter(None, (text or "").split(",")):
+        name, _, value = item.partition("=")
+        if name.strip() not in weights:
+            raise ValueError(f"unknown task {name!r} in --task-weights; known: {', '.join(TRAIN_TASKS)}")
+        weights[name.strip()] = float(value)
+    if any(w < 0 for w in weights.values()) or sum(weights.values()) <= 0:
+        raise ValueError("task weights must be >= 0 and not all zero")
+    return weights
+
+
+# ---- examples ----------------------------------------------------------------------------------
+def _random_box_mask(shape: tuple[int, ...], g: torch.Generator) -> torch.Tensor:
+    """(t, h, w) token mask: a box of random size, static or moving one token per latent frame."""
+    t, h, w = shape
+    bh = int(torch.randint(1, h + 1, (1,), generator=g))
+    bw = int(torch.randint(1, w + 1, (1,), generator=g))
+    top = int(torch.randint(0, h - bh + 1, (1,), generator=g))
+    left = int(torch.randint(0, w - bw + 1, (1,), generator=g))
+    dy, dx = (torch.randint(-1, 2, (2,), generator=g).tolist() if torch.rand(1, generator=g) < 0.5 else (0, 0))
+    mask = torch.zeros(shape, dtype=torch.bool)
+    for k in range(t):
+        y = min(max(top + dy * k, 0), h - bh)
+        x = min(max(left + dx * k, 0), w - bw)
+        mask[k, y:y + bh, x:x + bw] = True
+    return mask
+
+
+def make_example(cache: TokenCache, index: int, task: str, g: torch.Generator, vocab: Vocab, *,
+                 caption_dropout: float, optional_dropout: float) -> tuple[Sequence, torch.Tensor, torch.Tensor]:
+    """One training sequence -> (Sequence with targets, text (Lt, D), text_mask (Lt,) all False = no prompt)."""
+    info = cache.info
+    L, D = info["text_max_tokens"], info["text_dim"]
+    video = cache.video[index]
+    text, text_mask = cache.text_of(index)
+    kwargs: dict = {}
+    if task == "text_to_video" or task == "unconditional":
+        output = video
+    elif task == "text_to_image":
+        output = video[:1]
+    elif task == "image_to_video":
+        output, kwargs = video, {"input_video": video[:1]}
+    elif task == "extend":
+        output, kwargs = cache.ext_next[index], {"input_video": cache.ext_prev[index]}
+    elif task in ("inpaint", "outpaint"):
+        source = video[:1] if torch.rand(1, generator=g) < IMAGE_SHARE else video
+        if task == "inpaint":
+            mask = _random_box_mask(tuple(source.shape), g)
+        else:
+            preset = OUTPAINT_PRESETS[int(torch.randint(len(OUTPAINT_PRESETS), (1,), generator=g))]
+            pixels = outpaint_mask(preset)
+            frames = 1 + (source.shape[0] - 1) * info["temporal_factor"]
+            mask = pixel_to_token_mask(pixels[None].repeat(frames, 0), info["temporal_factor"],
+                                       info["spatial_factor"])
+        hidden = source.masked_fill(mask, MASK_INDEX)
+        output, kwargs = source, {"input_video": hidden, "known": ~mask}
+    elif task == "stylize":
+        output, kwargs = cache.styled[index], {"control_video": cache.control[index]}
+        text, text_mask = cache.text_of(index, styled=True)
+    elif task == "video_to_audio":
+        output, kwargs = cache.audio[index], {"input_video": video}
+    elif task == "audio_to_video":
+        output, kwargs = video, {"input_audio": cache.audio[index]}
+    else:
+        raise ValueError(f"no training examples for task {task!r}")
+    has_text = task not in ("video_to_audio", "unconditional")
+    seq = build_sequence(task, vocab, output_shape=tuple(output.shape), text_len=L if has_text else 0,
+                         output=output, **kwargs)
+    drop = optional_dropout if task in OPTIONAL_PROMPT else caption_dropout
+    if not has_text:
+        return seq, torch.zeros(L, D), torch.zeros(L, dtype=torch.bool)
+    if torch.rand(1, generator=g) < drop:
+        text_mask = torch.zeros_like(text_mask)
+    return seq, text, text_mask
+
+
+def make_batch(cache: TokenCache, vocab: Vocab, tasks: list[str], probs: torch.Tensor, batch_size: int,
+               g: torch.Generator, caption_dropout: float, optional_dropout: float):
+    rows = []
+    for _ in range(batch_size):
+        task = tasks[int(torch.multinomial(probs, 1, generator=g))]
+        index = int(torch.randint(len(cache), (1,), generator=g))
+        rows.append(make_example(cache, index, task, g, vocab, caption_dropout=caption_dropout,
+                                 optional_dropout=optional_dropout))
+    batch = collate([r[0] for r in rows])
+    text = torch.stack([r[1] for r in rows])
+    text_mask = torch.stack([r[2] for r in rows])
+    return batch, text, text_mask
+
+
+def batch_losses(model, batch, text, text_mask, device, amp: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """-> (mean loss, per-row loss sums (B,), per-row target counts (B,))."""
+    ids, grid, targets = batch.ids.to(device), batch.grid.to(device), batch.targets.to(device)
+    context = torch.autocast("cuda", dtype=torch.bfloat16) if amp else nullcontext()
+    with context:
+        logits = model(ids, batch.prefix_len.to(device), text.to(device), text_mask.to(device), grid)
+    per_token = F.cross_entropy(logits.float().flatten(0, 1), targets.flatten(), ignore_index=IGNORE,
+                                reduction="none").view(targets.shape)
+    counts = (targets != IGNORE).sum(1)
+    sums = per_token.sum(1)
+    return sums.sum() / counts.sum().clamp(min=1), sums.detach(), counts
+
+
+def task_stats(tasks: list[str], batch_tasks: list[str], sums: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
+    """(2, len(tasks)) loss sums and target counts per task."""
+    out = torch.zeros(2, len(tasks), dtype=torch.float64)
+    for row, name in enumerate(batch_tasks):
+        out[0, tasks.index(name)] += float(sums[row])
+        out[1, tasks.index(name)] += float(counts[row])
+    return out
+
+
+@torch.no_grad()
+def evaluate(model: Transformer, cache: TokenCache, vocab: Vocab, tasks: list[str], device: torch.device,
+             examples_per_task: int, batch_size: int, amp: bool) -> dict[str, float]:
+    """Per-task held-out loss on fixed examples (same draws every time), captions kept."""
+    was_training = model.training
+    model.eval()
+    g = torch.Generator().manual_seed(1234)
+    stats = torch.zeros(2, len(tasks), dtype=torch.float64)
+    for task in tasks:
+        rows = [make_example(cache, i % len(cache), task, g, vocab, caption_dropout=0.0, optional_dropout=0.0)
+                for i in range(examples_per_task)]
+        for start in range(0, len(rows), batch_size):
+            chunk = rows[start:start + batch_size]
+            batch = collate([r[0] for r in chunk])
+            text, mask = torch.stack([r[1] for r in chunk]), torch.stack([r[2] for r in chunk])
+            _, sums, counts = batch_losses(model, batch, text, mask, device, amp)
+            stats += task_stats(tasks, batch.tasks, sums, counts)
+    model.train(was_training)
+    per_task = {t: float(stats[0, i] / stats[1, i]) for i, t in enumerate(tasks) if stats[1, i] > 0}
+    return {"val_loss": float(stats[0].sum() / stats[1].sum()), **{f"val_{k}": v for k, v in per_task.items()}}
+
+
+def longest_sequence(cache: TokenCache, vocab: Vocab) -> int:
+    """Length of the longest sequence any task builds from this cache (sets max_seq_len)."""
+    g = torch.Generator().manual_seed(0)
+    return max(len(make_example(cache, 0, t, g, vocab, caption_dropout=0, optional_dropout=0)[0]) for t in TRAIN_TASKS)
+
+
+def learning_rate(step: int, args: argparse.Namespace) -> float:
+    return warmup_cosine(step, args.steps, args.warmup, args.lr)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--weights", type=Path, default=Path("weights"),
+                   help="the tokenizers the cache must come from (checked when present) and the default export")
+    p.add_argument("--cache", type=Path, default=Path("runs/token_cache"))
+    p.add_argument("--val-cache", type=Path, default=None, help="an eval-split cache for held-out losses")
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--export", type=Path, default=None, help="default <weights>/transformer")
+    p.add_argument("--no-export", action="store_true")
+    p.add_argument("--steps", type=int, default=20000)
+    p.add_argument("--batch-size", type=int, default=16, help="sequences per rank per step")
+    p.add_argument("--lr", type=float, default=6e-4)
+    p.add_argument("--warmup", type=int, default=500)
+    p.add_argument("--weight-decay", type=float, default=0.05)
+    p.add_argument("--grad-clip", type=float, default=1.0)
+    p.add_argument("--task-weights", default=None, help='e.g. "text_to_video=0.3,stylize=0.2"')
+    p.add_argument("--caption-dropout", type=float, default=0.1)
+    p.add_argument("--optional-caption-dropout", type=float, default=0.5)
+    p.add_argument("--log-every", type=int, default=20)
+    p.add_argument("--eval-every", type=int, default=500)
+    p.add_argument("--eval-examples", type=int, default=32, help="held-out examples per task")
+    p.add_argument("--ckpt-minutes", type=float, default=5.0)
+    p.add_argument("--max-minutes", type=float, default=0.0, help="stop and checkpoint after this")
+    p.add_argument("--resume", action=argparse.BooleanOptionalAction, default=True)
+    p.add_argument("--allow-stale-cache", action="store_true",
+                   help="train even when the cache came from other tokenizer weights than --weights")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default=None)
+    p.add_argument("--amp", action=argparse.BooleanOptionalAction, default=True, help="bf16 autocast on CUDA")
+    defaults = TransformerConfig()
+    p.add_argument("--d-model", type=int, default=defaults.d_model)
+    p.add_argument("--layers", type=int, default=defaults.n_layers)
+    p.add_argument("--heads", type=int, default=defaults.n_heads)
+    p.add_argument("--dropout", type=float, default=0.0)
+    p.add_argument("--max-seq-len", type=int, default=0, help="0: the longest task sequence of the cache")
+    return p.parse_args(argv)
+
+
+def check_cache_matches_weights(cache: TokenCache, weights: Path) -> None:
+    """Refuse a cache whose tokenizers differ from the shipped ones (the model would learn stale codes)."""
+    from engine.audio_tokenizer import AudioTokenizer
+    from engine.video_tokenizer import VideoTokenizer
+
+    for name, cls in (("video_tokenizer", VideoTokenizer), ("audio_tokenizer", AudioTokenizer)):
+        if not (weights / name / "model.safetensors").is_file():
+            continue
+        current = state_hash(cls.from_pretrained(weights, subfolder=name))
+        if current != cache.info[name]["weights"]:
+            raise SystemExit(f"{cache.folder} was built with other {name} weights than {weights / name} "
+                             f"({cache.info[name]['weights']} != {current}); rebuild the cache "
+                             "or pass --allow-stale-cache")
+
+
+def model_config(args: argparse.Namespace, cache: TokenCache, vocab: Vocab) -> TransformerConfig:
+    info = cache.info
+    max_len = args.max_seq_len or longest_sequence(cache, vocab)
+    return TransformerConfig(video_vocab=info["video_vocab"], audio_vocab_per_level=info["audio_vocab_per_level"],
+                             audio_levels=info["audio_levels"], d_model=args.d_model, n_layers=args.layers,
+                             n_heads=args.heads, max_seq_len=max_len, text_dim=info["text_dim"],
+                             grid_size=tuple(info["video_latent"]), dropout=args.dropout)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    info = D.setup(args.device)
+    cache = TokenCache(args.cache)
+    if not args.allow_stale_cache:
+        check_cache_matches_weights(cache, args.weights)
+    vocab = Vocab(cache.info["video_vocab"], cache.info["audio_vocab_per_level"], cache.info["audio_levels"])
+    weights = parse_task_weights(args.task_weights)
+    tasks = list(TRAIN_TASKS)
+    probs = torch.tensor([weights[t] for t in tasks], dtype=torch.float64)
+    probs /= probs.sum()
+    val_cache = TokenCache(args.val_cache) if args.val_cache is not None and info.is_main else None
+
+    torch.manual_seed(args.seed)  # same initial weights on every rank (DDP also broadcasts them)
+    config = model_config(args, cache, vocab)
+    model = Transformer(config).to(info.device)
+    decay = [p for n, p in model.named_parameters() if p.dim() >= 2 and "emb" not in n]
+    no_decay = [p for n, p in model.named_parameters() if not (p.dim() >= 2 and "emb" not in n)]
+    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": args.weight_decay},
+                                   {"params": no_decay, "weight_decay": 0.0}], lr=args.lr, betas=(0.9, 0.95))
+    ckpt_path = args.out / "checkpoint.pt"
+    step, extra = D.load_checkpoint(ckpt_path, model, optimizer) if args.resume else (0, {})
+    if extra and extra.get("config") != config_to_dict(config):
+        raise ValueError(f"{ckpt_path} was trained with {extra['config']}, not {config_to_dict(config)}")
+    best = float(extra.get("best_val_loss", math.inf))
+    ddp = D.wrap_ddp(model, info)
+    amp = args.amp and info.device.type == "cuda"
+    log = JsonLog(args.out, info.is_main)
+    log({"event": "start", "step": step, "world_size": info.world_size, "clips": len(cache),
+         "params": model.num_parameters(), "config": config_to_dict(config), "task_weights": weights})
+
+    def checkpoint() -> None:
+        D.save_checkpoint(ckpt_path, model, optimizer, step,
+                          {"config": config_to_dict(config), "best_val_loss": best,
+                           "args": {k: str(v) for k, v in vars(args).items()}})
+
+    clock = RunClock(args.max_minutes, args.ckpt_minutes)
+    last_log = time.monotonic()
+    window = torch.zeros(2, len(tasks), dtype=torch.float64)
+    window_tokens = 0
+    ddp.train()
+    while step < args.steps:
+        set_learning_rate(optimizer, learning_rate(step, args))
+        g = torch.Generator().manual_seed(((args.seed * 1_000_003 + step) * info.world_size + info.rank) % 2**63)
+        batch, text, text_mask = make_batch(cache, vocab, tasks, probs, args.batch_size, g,
+                                            args.caption_dropout, args.optional_caption_dropout)
+        loss, sums, counts = batch_losses(ddp, batch, text, text_mask, info.device, amp)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), args.grad_clip or math.inf)
+        optimizer.step()
+        step += 1
+        window += task_stats(tasks, batch.tasks, sums, counts)
+        window_tokens += int(batch.ids.numel())
+        if step % args.log_every == 0 or step == args.steps:
+            stats = window.clone()
+            if dist.is_initialized():
+                dist.all_reduce(stats)
+            per_task = {f"loss_{t}": round(float(stats[0, i] / stats[1, i]), 4)
+                        for i, t in enumerate(tasks) if stats[1, i] > 0}
+            elapsed = time.monotonic() - last_log
+            log({"step": step, "loss": float(stats[0].sum() / stats[1].sum().clamp(min=1)), **per_task,
+                 "grad_norm": float(grad_norm), "lr": learning_rate(step - 1, args),
+                 "tokens_per_s": round(window_tokens * info.world_size / max(elapsed, 1e-9)),
+                 "minutes": round(clock.minutes(), 2)})
+            window.zero_()
+            window_tokens, last_log = 0, time.monotonic()
+        out_of_time = clock.out_of_time()
+        if step % args.eval_every == 0 or step == args.steps or out_of_time:
+            if info.is_main and val_cache is not None:
+                metrics = evaluate(model, val_cache, vocab, tasks, info.device, args.eval_examples,
+                                   args.batch_size, amp)
+                if metrics["val_loss"] < best:
+                    best = metrics["val_loss"]
+                    model.save_pretrained(args.out / "best")
+                log({"step": step, "event": "eval", **metrics, "best_val_loss": best})
+            checkpoint()
+            clock.checkpointed()
+            D.barrier()
+        elif clock.checkpoint_due():
+            checkpoint()
+            clock.checkpointed()
+        if out_of_time:
+            break
+    if info.is_main:
+        model.save_pretrained(args.out / "last")
+        export = None if args.no_export else (args.export or args.weights / "transformer")
+        if export is not None:
+            source = args.out / ("best" if (args.out / "best").is_dir() else "last")
+            export_weights(source, export)
+            log({"event": "export", "from": str(source), "to": str(export), "step": step})
+    D.cleanup()
+
+
+if __name__ == "__main__":
+    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", torch.get_num_threads())))
+    main()

@@ -1,0 +1,185 @@
+"""Train the video tokenizer on Moving Shapes clips, on one CPU process or under torchrun.
+
+    python -m engine.video_tokenizer.train --out runs/video_tokenizer/main --steps 4000 \
+        --export weights/video_tokenizer
+    torchrun --nproc_per_node 2 -m engine.video_tokenizer.train --out runs/vt --steps 10
+
+Loss = MSE + l1_weight * L1 (reconstruction) + commitment_weight * ||z - sg(q)||^2
+       + entropy_weight * (per-sample entropy - gamma * batch entropy)
+       [+ hard_pixel_weight * MSE of the worst pixels].
+Every rank draws disjoint world seeds (`rank_seeds`), so a resumed run sees exactly the data it would
+have seen. Rank 0 evaluates held-out PSNR on the eval split every `--eval-every` steps, logs one JSON
+line per log step to stdout and `<out>/log.jsonl`, keeps `<out>/checkpoint.pt` (resumable) and the
+best model by video PSNR in `<out>/best` (save_pretrained), which `--export` copies at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from engine.components import config_to_dict
+from engine.training import distributed as D
+from engine.training.data import eval_seeds, video_batch
+from engine.training.run import JsonLog, RunClock, export_weights, set_learning_rate, warmup_cosine
+from engine.video_tokenizer.model import VideoTokenizer, VideoTokenizerConfig
+
+
+def psnr(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Per-sample PSNR in dB of tensors in [-1, 1] (as if both were scaled to [0, 1]): (B,)."""
+    mse = ((x.clamp(-1, 1) - y.clamp(-1, 1)) / 2).pow(2).flatten(1).mean(1)
+    return -10 * torch.log10(mse.clamp_min(1e-10))
+
+
+def codebook_usage(indices: torch.Tensor, vocab_size: int) -> dict[str, float]:
+    """Share of the vocabulary used, and perplexity exp(H) of the empirical code distribution."""
+    counts = torch.bincount(indices.flatten(), minlength=vocab_size).double()
+    p = counts[counts > 0] / counts.sum()
+    perplexity = torch.exp(-(p * p.log()).sum())
+    return {"usage": float((counts > 0).double().mean()), "perplexity": float(perplexity)}
+
+
+@torch.no_grad()
+def evaluate(model: VideoTokenizer, videos: torch.Tensor, batch_size: int = 8) -> dict[str, float]:
+    """Reconstruction PSNR of clips and of their first frames as images, and codebook usage."""
+    was_training = model.training
+    model.eval()
+    video_psnr, image_psnr, indices = [], [], []
+    for x in videos.split(batch_size):
+        idx = model.encode(x)
+        indices.append(idx)
+        video_psnr.append(psnr(model.decode(idx), x))
+        image = x[:, :, :1]
+        image_psnr.append(psnr(model.decode(model.encode(image)), image))
+    model.train(was_training)
+    usage = codebook_usage(torch.cat(indices), model.vocab_size)
+    return {"psnr_video": float(torch.cat(video_psnr).mean()),
+            "psnr_image": float(torch.cat(image_psnr).mean()), **usage}
+
+
+def hard_pixel_loss(recon: torch.Tensor, x: torch.Tensor, fraction: float) -> torch.Tensor:
+    """Mean squared error of the worst `fraction` of pixels. Small objects cover a few % of a clip, so
+    plain MSE learns the backgrounds first and leaves them out for thousands of steps."""
+    error = (recon - x).pow(2).mean(dim=1).flatten()  # (B*T*H*W,) squared error per pixel
+    return error.topk(max(1, int(fraction * error.numel()))).values.mean()
+
+
+def learning_rate(step: int, args: argparse.Namespace) -> float:
+    return warmup_cosine(step, args.steps, args.warmup, args.lr)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--steps", type=int, default=4000)
+    p.add_argument("--batch-size", type=int, default=8, help="clips per rank per step")
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--warmup", type=int, default=100)
+    p.add_argument("--l1-weight", type=float, default=0.2)
+    p.add_argument("--hard-pixel-weight", type=float, default=0.0,
+                   help="weight of the mean squared error of the worst --hard-pixel-fraction pixels")
+    p.add_argument("--hard-pixel-fraction", type=float, default=0.05)
+    p.add_argument("--commitment-weight", type=float, default=0.25)
+    p.add_argument("--entropy-weight", type=float, default=0.1)
+    p.add_argument("--grad-clip", type=float, default=1.0, help="max global grad norm; 0 disables")
+    p.add_argument("--log-every", type=int, default=20)
+    p.add_argument("--eval-every", type=int, default=200)
+    p.add_argument("--eval-clips", type=int, default=32)
+    p.add_argument("--ckpt-minutes", type=float, default=3.0, help="also checkpoint at every eval")
+    p.add_argument("--max-minutes", type=float, default=0.0, help="stop and checkpoint after this")
+    p.add_argument("--resume", action=argparse.BooleanOptionalAction, default=True)
+    p.add_argument("--export", type=Path, default=None, help="save_pretrained the best model here at the end")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default=None)
+    defaults = VideoTokenizerConfig()
+    p.add_argument("--bits", type=int, default=defaults.bits)
+    p.add_argument("--patch-size", type=int, default=defaults.patch_size)
+    p.add_argument("--channels", type=int, nargs="+", default=list(defaults.channels))
+    p.add_argument("--spatial-down", type=int, nargs="*", default=[int(v) for v in defaults.spatial_down])
+    p.add_argument("--temporal-down", type=int, nargs="*", default=[int(v) for v in defaults.temporal_down])
+    p.add_argument("--res-blocks", type=int, default=defaults.num_res_blocks)
+    return p.parse_args(argv)
+
+
+def model_config(args: argparse.Namespace) -> VideoTokenizerConfig:
+    return VideoTokenizerConfig(patch_size=args.patch_size, channels=tuple(args.channels),
+                                spatial_down=tuple(bool(v) for v in args.spatial_down),
+                                temporal_down=tuple(bool(v) for v in args.temporal_down),
+                                num_res_blocks=args.res_blocks, bits=args.bits)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    info = D.setup(args.device)
+    torch.manual_seed(args.seed)  # same initial weights on every rank (DDP also broadcasts them)
+    config = model_config(args)
+    model = VideoTokenizer(config).to(info.device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, betas=(0.9, 0.99), weight_decay=0.0)
+    ckpt_path = args.out / "checkpoint.pt"
+    step, extra = D.load_checkpoint(ckpt_path, model, optimizer) if args.resume else (0, {})
+    if extra and extra.get("config") != config_to_dict(config):
+        raise ValueError(f"{ckpt_path} was trained with {extra['config']}, not {config_to_dict(config)}")
+    best = float(extra.get("best_psnr", -math.inf))
+    ddp = D.wrap_ddp(model, info)
+    eval_videos = video_batch(eval_seeds(args.eval_clips)).to(info.device) if info.is_main else None
+    log = JsonLog(args.out, info.is_main)
+    log({"event": "start", "step": step, "world_size": info.world_size,
+         "params": model.num_parameters(), "config": config_to_dict(config)})
+
+    def checkpoint() -> None:
+        extra = {"config": config_to_dict(config), "best_psnr": best,
+                 "args": {k: str(v) for k, v in vars(args).items()}}
+        D.save_checkpoint(ckpt_path, model, optimizer, step, extra)
+
+    clock = RunClock(args.max_minutes, args.ckpt_minutes)
+    ddp.train()
+    while step < args.steps:
+        set_learning_rate(optimizer, learning_rate(step, args))
+        x = video_batch(D.rank_seeds(step, args.batch_size, info, offset=args.seed * 10**9)).to(info.device)
+        recon, q = ddp(x)  # (B, 3, T, H, W), LFQOutput
+        mse, l1 = F.mse_loss(recon, x), F.l1_loss(recon, x)
+        loss = (mse + args.l1_weight * l1 + args.commitment_weight * q.commitment
+                + args.entropy_weight * q.entropy)
+        if args.hard_pixel_weight > 0:
+            loss = loss + args.hard_pixel_weight * hard_pixel_loss(recon, x, args.hard_pixel_fraction)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), args.grad_clip or math.inf)
+        optimizer.step()
+        step += 1
+        if step % args.log_every == 0 or step == args.steps:
+            stats = {k: float(D.all_reduce_mean(v.detach())) for k, v in
+                     {"loss": loss, "mse": mse, "l1": l1, "commitment": q.commitment,
+                      "per_sample_entropy": q.per_sample_entropy, "batch_entropy": q.batch_entropy,
+                      "grad_norm": grad_norm}.items()}
+            log({"step": step, **stats, "lr": learning_rate(step - 1, args), "minutes": clock.minutes()})
+        out_of_time = clock.out_of_time()
+        if step % args.eval_every == 0 or step == args.steps or out_of_time:
+            if info.is_main:
+                metrics = evaluate(model, eval_videos)
+                if metrics["psnr_video"] > best:
+                    best = metrics["psnr_video"]
+                    model.save_pretrained(args.out / "best")
+                log({"step": step, "event": "eval", **metrics, "best_psnr_video": best})
+            checkpoint()
+            clock.checkpointed()
+            D.barrier()
+        elif clock.checkpoint_due():
+            checkpoint()
+            clock.checkpointed()
+        if out_of_time:
+            break
+    if info.is_main and args.export is not None and (args.out / "best").is_dir():
+        export_weights(args.out / "best", args.export)
+        log({"event": "export", "to": str(args.export), "best_psnr_video": best})
+    D.cleanup()
+
+
+if __name__ == "__main__":
+    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", torch.get_num_threads())))
+    main()

@@ -1,0 +1,87 @@
+import json
+
+import pytest
+import torch
+
+from engine.audio_tokenizer import AudioTokenizer, AudioTokenizerConfig
+from engine.audio_tokenizer.losses import MultiScaleSpectralLoss, mel_filterbank
+from engine.audio_tokenizer.onnx_export import OnnxAudioDecoder, export_decoder, load_audio_decoder
+from engine.components import ComponentLoadError
+
+from .conftest import tiny_config
+
+
+def test_shapes_vocabulary_and_frames(tiny_model, audio):
+    indices = tiny_model.encode(audio)
+    assert indices.shape == (2, 3, tiny_model.frames_for(1000)) == (2, 3, 125)
+    assert indices.dtype == torch.long and indices.min() >= 0 and indices.max() < 32
+    assert tiny_model.decode(indices).shape == (2, 1, 1000)
+    assert tiny_model.decode(indices, 900).shape == (2, 1, 900)
+    assert tiny_model.decode(indices[:, :1]).shape == (2, 1, 1000)  # fewer levels still decode
+    assert tiny_model.frames_for(1001) == 126 and tiny_model.latent_shape() == (3, 125)
+    vocab = (tiny_model.vocab_size_per_level, tiny_model.vocab_size, tiny_model.level_offset(2))
+    assert vocab == (32, 96, 64)
+    recon, q = tiny_model(audio)
+    assert recon.shape == audio.shape and torch.equal(q.indices, indices)
+    with pytest.raises(ValueError):
+        tiny_model.decode(torch.full((1, 3, 4), 32))
+
+
+def test_defaults_give_50_frames_per_second():
+    config = AudioTokenizerConfig()
+    assert config.hop == 320 and config.frame_rate == 50.0
+    with pytest.raises(ValueError):
+        AudioTokenizerConfig(kernel_size=4)
+
+
+def test_save_and_load_round_trip_is_exact_and_strict(tiny_model, audio, tmp_path):
+    tiny_model.save_pretrained(tmp_path / "m")
+    loaded = AudioTokenizer.from_pretrained(tmp_path / "m")
+    assert loaded.config == tiny_model.config
+    indices = tiny_model.encode(audio)
+    assert torch.equal(loaded.encode(audio), indices)
+    assert torch.equal(loaded.decode(indices), tiny_model.decode(indices))
+    config = json.loads((tmp_path / "m" / "config.json").read_text())
+    (tmp_path / "m" / "config.json").write_text(json.dumps({**config, "levels": 2}))
+    with pytest.raises(ComponentLoadError):
+        AudioTokenizer.from_pretrained(tmp_path / "m")
+
+
+def test_onnx_decoder_matches_pytorch(tiny_model, tmp_path):
+    tiny_model.save_pretrained(tmp_path)
+    path = export_decoder(tiny_model, tmp_path)
+    decoder = load_audio_decoder(tmp_path)
+    assert isinstance(decoder, OnnxAudioDecoder) and path.name == "decoder.onnx"
+    torch.manual_seed(2)
+    indices = torch.randint(0, 32, (3, 3, 37))  # another batch and length than the traced example
+    expected = tiny_model.decode(indices, 290)
+    assert (decoder.decode(indices, 290) - expected).abs().max() <= 1e-4
+
+
+def test_pytorch_fallback_without_onnx(tiny_model, tmp_path):
+    tiny_model.save_pretrained(tmp_path)
+    assert isinstance(load_audio_decoder(tmp_path), AudioTokenizer)
+
+
+def test_spectral_loss_is_zero_on_identical_audio_and_mel_filters_cover_the_band(audio):
+    spectral = MultiScaleSpectralLoss(windows=(64, 128))
+    assert torch.all(spectral.distance(audio, audio) == 0)
+    assert spectral.distance(audio, audio * 0.5).min() > 0.1
+    fb = mel_filterbank(512, 40, 16_000)
+    assert fb.shape == (40, 257) and fb.max() <= 1.0 and (fb.sum(0)[3:-3] > 0).all()
+
+
+def test_training_step_reduces_the_loss(audio):
+    torch.manual_seed(0)
+    model = AudioTokenizer(tiny_config(quantizer_dropout=0.0)).train()
+    spectral = MultiScaleSpectralLoss(windows=(64, 128))
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+    losses = []
+    for _ in range(15):
+        recon, q = model(audio)
+        loss = sum(spectral(recon, audio).values()) + (recon - audio).abs().mean() + q.commit_loss
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert losses[-1] < losses[0]

@@ -1,0 +1,43 @@
+"""A 2-process torchrun (gloo, CPU) training run that checkpoints, resumes and exports."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import torch
+
+from engine.audio_tokenizer import AudioTokenizer
+
+TINY = ["--channels", "2", "--strides", "2", "4", "--dilations", "1", "--latent-dim", "4", "--levels", "2",
+        "--codebook-size", "16", "--batch-size", "2", "--crop", "1600", "--eval-every", "2",
+        "--eval-clips", "2", "--log-every", "1", "--warmup", "1", "--quantize-after", "1", "--wave-steps", "1"]
+
+
+def _train(out: Path, steps: int, *extra: str) -> list[dict]:
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--standalone",
+           "-m", "engine.audio_tokenizer.train", "--out", str(out), "--steps", str(steps), *TINY, *extra]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=env,
+                            cwd=Path(__file__).resolve().parents[3])
+    assert result.returncode == 0, result.stderr[-3000:]
+    return [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+
+
+def test_two_process_training_checkpoints_resumes_and_exports(tmp_path):
+    first = _train(tmp_path / "run", 2)
+    assert first[0]["world_size"] == 2 and first[0]["step"] == 0
+    assert [r["step"] for r in first if "loss" in r] == [1, 2]
+    assert any("eval" in r for r in first) and (tmp_path / "run" / "best" / "config.json").is_file()
+    state = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)
+    assert state["step"] == 2
+
+    second = _train(tmp_path / "run", 3, "--export", str(tmp_path / "shipped"))
+    assert second[0]["step"] == 2  # resumed, not restarted
+    assert [r["step"] for r in second if "loss" in r] == [3]
+    assert all(torch.isfinite(torch.tensor(r["loss"])) for r in first + second if "loss" in r)
+    model = AudioTokenizer.from_pretrained(tmp_path / "shipped")
+    assert model.config.levels == 2 and model.encode(torch.zeros(1, 1, 800)).shape == (1, 2, 100)
+    log = (tmp_path / "run" / "log.jsonl").read_text().splitlines()
+    assert len(log) == len(first) + len(second) - 2  # the "start" lines go to stdout only

@@ -1,0 +1,246 @@
+"""The Engine end to end with tiny random components: every task, shapes, seeds, masks, errors, CLI.
+
+The components are untrained, so these tests check the wiring (shapes, dtypes, determinism, the
+kept tokens, validation), not the quality; the judge-based checks run on the shipped weights.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+import torch
+
+from engine.audio_tokenizer import AudioTokenizer, AudioTokenizerConfig
+from engine.masks import box_mask, pixel_to_token_mask
+from engine.pipeline import CLIP_SAMPLES, Engine, GenerationInputError, PromptTooLongError
+from engine.text_encoder import TextEmbedding, TextTooLongError
+from engine.transformer import MASK_INDEX, Transformer, TransformerConfig
+from engine.video_tokenizer import VideoTokenizer, VideoTokenizerConfig
+from engine.world import sample
+
+
+@dataclass(frozen=True)
+class TinyTextConfig:
+    max_tokens: int = 40
+    dim: int = 16
+
+
+class TinyTextEncoder:
+    """Stand-in for the frozen MiniLM (8 s to load here): same interface, hashed word embeddings."""
+
+    def __init__(self, config: TinyTextConfig = TinyTextConfig()) -> None:
+        self.config = config
+
+    def count_tokens(self, prompt: str) -> int:
+        return len(prompt.split()) + 2
+
+    def check(self, prompt: str) -> None:
+        if self.count_tokens(prompt) > self.config.max_tokens:
+            raise TextTooLongError(f"the prompt is too long; the limit is {self.config.max_tokens}")
+
+    def encode(self, prompts: list[str]) -> TextEmbedding:
+        L, D = self.config.max_tokens, self.config.dim
+        tokens, mask = torch.zeros(len(prompts), L, D), torch.zeros(len(prompts), L, dtype=torch.bool)
+        for row, prompt in enumerate(prompts):
+            self.check(prompt)
+            for col, word in enumerate(["[CLS]", *prompt.split(), "[SEP]"]):
+                seed = int(hashlib.sha256(word.encode()).hexdigest()[:8], 16)
+                tokens[row, col] = torch.randn(D, generator=torch.Generator().manual_seed(seed))
+                mask[row, col] = True
+        return TextEmbedding(tokens, mask, torch.nn.functional.normalize(tokens.sum(1), dim=-1))
+
+
+def tiny_components(seed: int = 0):
+    """(video tokenizer, audio tokenizer, text encoder, transformer), small enough for a 2-core CPU."""
+    torch.manual_seed(seed)
+    video = VideoTokenizer(VideoTokenizerConfig(patch_size=8, channels=(8, 8, 8), spatial_down=(True, False),
+                                                temporal_down=(True, True), num_res_blocks=0, bits=5))
+    with torch.no_grad():  # perturb the zero-initialised branches so the tokens depend on the input
+        for p in video.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    audio = AudioTokenizer(AudioTokenizerConfig(channels=2, strides=(16, 40), dilations=(1,), latent_dim=4,
+                                                levels=2, codebook_size=8))
+    text = TinyTextEncoder()
+    config = TransformerConfig(video_vocab=video.vocab_size, audio_vocab_per_level=8, audio_levels=2, d_model=32,
+                               n_layers=1, n_heads=2, max_seq_len=256, text_dim=16, grid_size=(5, 4, 4))
+    return video.eval(), audio.eval(), text, Transformer(config).eval()
+
+
+@pytest.fixture(scope="module")
+def engine() -> Engine:
+    return Engine(*tiny_components())
+
+
+@pytest.fixture(scope="module")
+def clip():
+    return sample(5)
+
+
+def test_every_task_runs_and_returns_the_right_shapes(engine, clip):
+    image = clip.video[0]
+    cases = {
+        "text_to_video": {"prompt": "a red ball moves left"},
+        "text_to_image": {"prompt": "a red ball"},
+        "image_to_video": {"image": image},
+        "inpaint": {"video": clip.video, "mask": box_mask(16, 16, 24, 24)},
+        "outpaint": {"video": clip.video, "mask": "left", "prompt": "a blue star"},
+        "stylize": {"video": clip.video, "prompt": "a green box on sand"},
+        "video_to_audio": {"video": clip.video},
+        "audio_to_video": {"audio": clip.audio},
+        "unconditional": {},
+        "extend": {"video": clip.video},
+    }
+    for task, inputs in cases.items():
+        result = engine.generate(task, seed=3, **inputs)
+        frames = {"text_to_image": 1, "extend": 33}.get(task, 17)
+        assert result.video.shape == (frames, 64, 64, 3) and result.video.dtype == np.uint8, task
+        if task == "text_to_image":
+            assert result.audio is None
+        else:
+            assert result.audio.dtype == np.float32 and result.audio.shape == (frames * 2000,), task
+            assert np.abs(result.audio).max() <= 1.0
+        assert result.fps == 8 and result.sample_rate == 16_000
+        info = result.info
+        assert info["task"] == task and info["seed"] == 3 and info["timings"]["total"] > 0
+        assert set(info["models"]) >= {"video_tokenizer", "audio_tokenizer", "transformer", "world_version"}
+        json.dumps(info)  # the CLI writes it as is
+    assert result.video[:17].tobytes() == clip.video.tobytes()  # extend keeps the given clip as it is
+
+
+def test_same_seed_is_bit_identical_and_seeds_differ(engine):
+    a = engine.generate("text_to_video", prompt="a red ball", seed=11)
+    b = engine.generate("text_to_video", prompt="a red ball", seed=11)
+    c = engine.generate("text_to_video", prompt="a red ball", seed=12)
+    assert np.array_equal(a.video, b.video) and np.array_equal(a.audio, b.audio)
+    assert torch.equal(a.tokens["video"], b.tokens["video"])
+    assert not torch.equal(a.tokens["video"], c.tokens["video"])
+
+
+def test_inpaint_keeps_the_known_tokens_exactly(engine, clip):
+    mask = np.zeros((17, 64, 64), dtype=bool)
+    for k in range(17):  # a moving mask
+        mask[k, 10 + k:30 + k, 20:40] = True
+    result = engine.generate("inpaint", video=clip.video, mask=mask, seed=2, with_audio=False)
+    source, token_mask = engine.encode_video(clip.video), result.tokens["token_mask"]
+    assert torch.equal(token_mask, pixel_to_token_mask(mask, 4, 16))
+    assert 0 < token_mask.sum() < token_mask.numel()
+    out = result.tokens["video"]
+    assert torch.equal(out[~token_mask], source[~token_mask])
+    assert (out >= 0).all()  # every hidden token was generated
+    image = engine.generate("outpaint", video=clip.video[:1], seed=2)  # an image, the centre preset
+    assert image.video.shape == (1, 64, 64, 3) and image.audio is None
+
+
+def test_extend_chains_clips_from_a_prompt_with_forced_seams(engine):
+    steps = []
+    result = engine.generate("extend", prompt="a red ball", num_clips=3, seed=4,
+                             progress=lambda done, total: steps.append((done, total)))
+    assert result.video.shape == (49, 64, 64, 3) and result.audio.shape == (49 * 2000,)
+    assert result.info["seams"] == [16, 24, 32, 40]  # two 8-frame steps per extension clip
+    for seam, tokens in zip(result.info["seams"], result.tokens["video_steps"], strict=True):
+        # each step starts from the video's frame at the seam, encoded as an image (forced, not sampled)
+        assert torch.equal(tokens[:1], engine.encode_video(result.video[seam][None]))
+    assert steps[-1][0] == steps[-1][1] == result.info["tokens_generated"]
+    assert all(a[0] <= b[0] for a, b in zip(steps, steps[1:], strict=False))
+
+
+def test_bad_inputs_raise_clear_errors(engine, clip):
+    bad = [
+        ({"task": "make_a_film"}, "unknown task"),
+        ({"task": "text_to_video"}, "needs a prompt"),
+        ({"task": "text_to_video", "prompt": "   "}, "needs a prompt"),
+        ({"task": "image_to_video"}, "needs an image"),
+        ({"task": "image_to_video", "image": clip.video[0].astype(np.float32)}, "uint8"),
+        ({"task": "image_to_video", "image": np.zeros((32, 32, 3), np.uint8)}, "read_image"),
+        ({"task": "stylize", "video": clip.video[:9], "prompt": "a box"}, "17 frames"),
+        ({"task": "inpaint", "video": clip.video}, "needs a mask"),
+        ({"task": "inpaint", "video": clip.video, "mask": np.ones((64, 64), np.uint8)}, "dtype bool"),
+        ({"task": "inpaint", "video": clip.video, "mask": np.zeros((64, 64), bool)}, "nothing to generate"),
+        ({"task": "outpaint", "video": clip.video, "mask": "diagonal"}, "unknown outpaint preset"),
+        ({"task": "audio_to_video", "audio": clip.audio[:1000]}, "34000"),
+        ({"task": "audio_to_video", "audio": (clip.audio * 32767).astype(np.int16)}, "float32"),
+        ({"task": "video_to_audio", "video": clip.video, "prompt": "loud"}, "takes no prompt"),
+        ({"task": "unconditional", "image": clip.video[0]}, "takes no image"),
+        ({"task": "text_to_video", "prompt": "a b", "temperature": -1}, "temperature"),
+        ({"task": "text_to_video", "prompt": "a b", "top_k": 0}, "top_k"),
+        ({"task": "text_to_video", "prompt": "a b", "top_p": 1.5}, "top_p"),
+        ({"task": "text_to_video", "prompt": "a b", "guidance_scale": float("nan")}, "guidance_scale"),
+        ({"task": "text_to_video", "prompt": "a b", "seed": -3}, "seed"),
+        ({"task": "text_to_video", "prompt": "a b", "num_clips": 2}, "extend"),
+        ({"task": "extend", "video": clip.video, "num_clips": 0}, "num_clips"),
+    ]
+    for kwargs, message in bad:
+        with pytest.raises(GenerationInputError, match=message):
+            engine.generate(**kwargs)
+    with pytest.raises(PromptTooLongError, match="limit"):
+        engine.generate("text_to_video", prompt="a red ball " * 15)
+    assert issubclass(GenerationInputError, ValueError)
+
+
+def test_guidance_and_greedy_settings_are_recorded(engine):
+    greedy = engine.generate("text_to_image", prompt="a red ball", seed=1, temperature=0, guidance_scale=None)
+    again = engine.generate("text_to_image", prompt="a red ball", seed=2, temperature=0, guidance_scale=None)
+    assert np.array_equal(greedy.video, again.video)  # greedy uses no randomness
+    settings = engine.generate("image_to_video", image=np.zeros((64, 64, 3), np.uint8), seed=1,
+                               with_audio=False).info["settings"]
+    assert settings["guidance_used"] is False and settings["guidance_scale"] == 2.0  # no prompt: no guidance
+
+
+def test_cli_writes_mp4_and_json(tmp_path, engine):
+    from engine.__main__ import main
+    from engine.media import read_video, write_mp4
+
+    source = tmp_path / "source.mp4"
+    write_mp4(source, sample(2).video)
+    out = tmp_path / "out" / "clip.mp4"
+    main(["generate", "--task", "outpaint", "--video", str(source), "--mask-preset", "top", "--seed", "1",
+          "--out", str(out)], engine=engine)
+    info = json.loads(out.with_suffix(".json").read_text())
+    assert info["task"] == "outpaint" and info["settings"]["mask_preset"] == "top" and info["seed"] == 1
+    assert read_video(out).shape == (17, 64, 64, 3)
+    assert info["output"]["audio_samples"] == CLIP_SAMPLES
+    with pytest.raises(SystemExit, match="needs a prompt"):
+        main(["generate", "--task", "text_to_video", "--out", str(tmp_path / "x.mp4")], engine=engine)
+
+
+def test_mask_token_layout_is_causal_in_time():
+    mask = np.zeros((17, 64, 64), dtype=bool)
+    mask[5, 0, 0] = True  # pixel frame 5 belongs to latent frame 2 (frames 5..8)
+    tokens = pixel_to_token_mask(mask, 4, 16)
+    assert tokens.shape == (5, 4, 4) and tokens.sum() == 1 and tokens[2, 0, 0]
+    assert MASK_INDEX == -1
+
+
+def test_from_pretrained_loads_a_folder_and_decodes_through_onnx(tmp_path, monkeypatch):
+    pytest.importorskip("onnxruntime")
+    import engine.text_encoder
+    from engine.audio_tokenizer.onnx_export import export_decoder
+    from engine.video_tokenizer.onnx_export import export_onnx
+
+    video, audio, text, transformer = tiny_components(seed=1)
+    for name, module in (("video_tokenizer", video), ("audio_tokenizer", audio), ("transformer", transformer)):
+        module.save_pretrained(tmp_path / name)
+    monkeypatch.setattr(engine.text_encoder, "load_text_encoder", lambda *args, **kwargs: text)
+    torch_engine = Engine.from_pretrained(tmp_path, device="cpu")  # no .onnx files yet: PyTorch
+    assert torch_engine.versions()["video_decoder"] == torch_engine.versions()["audio_decoder"] == "torch"
+    export_onnx(video, tmp_path / "video_tokenizer")
+    export_decoder(audio, tmp_path / "audio_tokenizer")
+    onnx_engine = Engine.from_pretrained(tmp_path, device="cpu")
+    versions = onnx_engine.versions()
+    assert versions["video_decoder"].startswith("onnx:") and versions["audio_decoder"].startswith("onnx:")
+    a = onnx_engine.generate("text_to_video", prompt="a red ball", seed=1)
+    b = torch_engine.generate("text_to_video", prompt="a red ball", seed=1)
+    assert torch.equal(a.tokens["video"], b.tokens["video"])
+    assert np.abs(a.video.astype(int) - b.video).max() <= 1 and np.abs(a.audio - b.audio).max() < 1e-4
+    with pytest.raises(FileNotFoundError):
+        Engine.from_pretrained(tmp_path / "missing_but_local_path", device="cpu")
+
+
+def test_components_that_do_not_fit_together_are_refused():
+    video, audio, _, transformer = tiny_components()
+    with pytest.raises(ValueError, match="text_dim"):
+        Engine(video, audio, TinyTextEncoder(TinyTextConfig(dim=8)), transformer)

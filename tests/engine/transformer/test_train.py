@@ -1,0 +1,83 @@
+"""The token cache builds for a few clips, and the task-mixture trainer runs, logs, resumes and exports."""
+
+import json
+
+import pytest
+import torch
+
+from engine.pipeline import Engine
+from engine.tasks import IGNORE
+from engine.transformer import Transformer
+from engine.transformer.dataset import TokenCache, build_cache
+from engine.transformer.train import TRAIN_TASKS, main, make_example, parse_task_weights
+from engine.transformer.vocab import Vocab
+from engine.world import sample_pair
+from tests.engine.test_pipeline import tiny_components
+
+
+@pytest.fixture(scope="module")
+def components():
+    return tiny_components()
+
+
+@pytest.fixture(scope="module")
+def cache_dir(tmp_path_factory, components):
+    video, audio, text, _ = components
+    out = tmp_path_factory.mktemp("cache")
+    build_cache(out, 5, video, audio, text, shard_size=3, batch_size=2, log=lambda line: None)
+    return out
+
+
+def test_the_cache_holds_tokens_of_every_kind(cache_dir, components):
+    video, audio, text, _ = components
+    cache = TokenCache(cache_dir)
+    assert len(cache) == 5 and cache.info["shards"] == ["shard-00000.safetensors", "shard-00001.safetensors"]
+    assert cache.video.shape == (5, 5, 4, 4) and cache.ext_prev.shape == cache.ext_next.shape == (5, 3, 4, 4)
+    assert cache.control.shape == cache.styled.shape == (5, 5, 4, 4) and cache.audio.shape == (5, 2, 54)
+    assert cache.text.shape[0] == 5 and cache.text.shape[2] == 16 and cache.seeds.tolist() == [0, 1, 2, 3, 4]
+    first, second = sample_pair(3)
+    x = torch.from_numpy(second.video).permute(3, 0, 1, 2).float().div(127.5).sub(1)[None]
+    assert torch.equal(cache.styled[3], video.encode(x)[0])
+    emb, mask = cache.text_of(3)
+    assert int(mask.sum()) == text.count_tokens(first.caption)
+    torch.testing.assert_close(emb[mask], text.encode([first.caption]).tokens[0][mask], atol=1e-2, rtol=1e-2)
+    # the extend window's first latent frame is frame 8 alone, as the Engine forces it
+    frame8 = torch.from_numpy(first.video[8:9]).permute(3, 0, 1, 2).float().div(127.5).sub(1)[None]
+    assert torch.equal(cache.ext_next[3][:1], video.encode(frame8)[0])
+    build_cache(cache_dir, 5, video, audio, text, shard_size=3, batch_size=2, log=lambda line: None)  # resumes
+    with pytest.raises(ValueError, match="different cache"):
+        build_cache(cache_dir, 6, video, audio, text, shard_size=3, log=lambda line: None)
+
+
+def test_every_task_makes_a_training_sequence(cache_dir):
+    cache = TokenCache(cache_dir)
+    vocab = Vocab(cache.info["video_vocab"], cache.info["audio_vocab_per_level"], cache.info["audio_levels"])
+    g = torch.Generator().manual_seed(0)
+    for task in TRAIN_TASKS:
+        seq, text, mask = make_example(cache, 1, task, g, vocab, caption_dropout=0.0, optional_dropout=0.0)
+        assert seq.task == task and text.shape == (40, 16) and (seq.targets() != IGNORE).any()
+        assert mask.any() == (task not in ("video_to_audio", "unconditional"))
+    with pytest.raises(ValueError, match="unknown task"):
+        parse_task_weights("text_to_poem=1")
+
+
+def test_the_trainer_runs_resumes_and_exports(tmp_path, cache_dir, components):
+    out, weights = tmp_path / "run", tmp_path / "weights"
+    common = ["--cache", str(cache_dir), "--val-cache", str(cache_dir), "--out", str(out), "--weights",
+              str(weights), "--batch-size", "3", "--d-model", "32", "--layers", "1", "--heads", "2",
+              "--log-every", "1", "--eval-every", "2", "--eval-examples", "1", "--warmup", "1"]
+    main([*common, "--steps", "2", "--no-export"])
+    records = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records if "event" not in r] == [1, 2]
+    steps = [r for r in records if "event" not in r]
+    assert records[0]["event"] == "start" and any(k.startswith("loss_") for k in steps[0])
+    assert records[-1]["event"] == "eval"
+    assert "val_text_to_video" in records[-1]
+    main([*common, "--steps", "3"])  # resumes at step 2
+    records = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records if "event" not in r] == [1, 2, 3]
+    assert torch.load(out / "checkpoint.pt", weights_only=True)["step"] == 3
+    model = Transformer.from_pretrained(weights / "transformer")
+    video, audio, text, _ = components
+    engine = Engine(video, audio, text, model)  # the exported model drops into the Engine
+    assert engine.generate("text_to_image", prompt="a red ball", seed=0).video.shape == (1, 64, 64, 3)

@@ -1,0 +1,38 @@
+import numpy as np
+import pytest
+import torch
+
+pytest.importorskip("onnxruntime")
+
+from engine.video_tokenizer.onnx_export import (  # noqa: E402
+    OnnxVideoDecoder,
+    export_onnx,
+    load_decoder,
+    quantize_decoder,
+    session,
+)
+
+
+def test_onnx_export_matches_pytorch(tiny_model, video, tmp_path):
+    encoder_path, decoder_path = export_onnx(tiny_model, tmp_path, frames=17, size=32)
+    encoder = session(encoder_path, threads=1)
+    assert [i.name for i in encoder.get_inputs()] == ["video"]
+    indices = tiny_model.encode(video)
+    onnx_indices = encoder.run(["indices"], {"video": video.numpy()})[0]
+    assert np.array_equal(onnx_indices, indices.numpy())  # dynamic batch: exported at 1, run at 2
+
+    decoder = OnnxVideoDecoder(decoder_path, threads=1)
+    assert decoder.provider == "CPUExecutionProvider" or torch.cuda.is_available()
+    assert (decoder(indices) - tiny_model.decode(indices)).abs().max() < 1e-4
+    image_indices = tiny_model.encode(video[:, :, :1])  # dynamic t: an image through the same graph
+    assert (decoder(image_indices) - tiny_model.decode(image_indices)).abs().max() < 1e-4
+
+    int8_path = quantize_decoder(decoder_path, [indices[:1].numpy()], tmp_path / "decoder_int8.onnx")
+    assert OnnxVideoDecoder(int8_path, threads=1)(indices).shape == video.shape
+
+
+def test_load_decoder_falls_back_to_pytorch(tiny_model, tmp_path):
+    assert OnnxVideoDecoder.from_folder(tmp_path) is None
+    assert load_decoder(tiny_model, tmp_path) == tiny_model.decode
+    export_onnx(tiny_model, tmp_path, frames=1, size=32)
+    assert isinstance(load_decoder(tiny_model, tmp_path), OnnxVideoDecoder)
