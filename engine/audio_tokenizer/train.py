@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -34,6 +33,7 @@ from engine.audio_tokenizer.losses import MultiScaleSpectralLoss
 from engine.audio_tokenizer.model import AudioTokenizer, AudioTokenizerConfig
 from engine.training import distributed as D
 from engine.training.data import audio_batch, eval_seeds
+from engine.training.run import JsonLog, RunClock, set_learning_rate
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -114,25 +114,13 @@ def main(argv: list[str] | None = None) -> None:
     best = float(extra.get("best_spectral", float("inf")))
     ddp_model = D.wrap_ddp(model, info)
     eval_audio = audio_batch(eval_seeds(args.eval_clips)) if info.is_main else None
-    log_file = None
-    if info.is_main:
-        args.out.mkdir(parents=True, exist_ok=True)
-        log_file = (args.out / "log.jsonl").open("a")
-        print(json.dumps({"event": "start", "step": step, "world_size": info.world_size,
-                          "params": model.num_parameters(), "config": asdict(config)}), flush=True)
-
-    def log(record: dict) -> None:
-        if log_file is not None:
-            line = json.dumps(record)
-            print(line, flush=True)
-            log_file.write(line + "\n")
-            log_file.flush()
-
-    started = last_ckpt = time.monotonic()
+    log = JsonLog(args.out, info.is_main)
+    log({"event": "start", "step": step, "world_size": info.world_size,
+         "params": model.num_parameters(), "config": asdict(config)})
+    clock = RunClock(args.max_minutes, args.ckpt_minutes)
     model.train()
     while step < args.steps:
-        for group in optimizer.param_groups:
-            group["lr"] = args.lr * min(1.0, (step + 1) / args.warmup)
+        set_learning_rate(optimizer, args.lr * min(1.0, (step + 1) / args.warmup))
         generator = torch.Generator().manual_seed(step * info.world_size + info.rank)
         seeds = D.rank_seeds(step, args.batch_size, info, offset=args.seed_offset)
         audio = random_crops(audio_batch(seeds), args.crop, generator).to(info.device)  # (B, 1, crop)
@@ -163,11 +151,10 @@ def main(argv: list[str] | None = None) -> None:
                 best = metrics["spectral"]
                 model.save_pretrained(args.out / "best")
             log({"step": step, "eval": {k: round(v, 5) for k, v in metrics.items()}, "best": round(best, 5)})
-        out_of_time = args.max_minutes > 0 and time.monotonic() - started > args.max_minutes * 60
-        out_of_time = bool(D.all_reduce_mean(torch.tensor(float(out_of_time))).item() > 0)  # ranks agree
-        if out_of_time or step == args.steps or time.monotonic() - last_ckpt > args.ckpt_minutes * 60:
+        out_of_time = clock.out_of_time()
+        if out_of_time or step == args.steps or clock.checkpoint_due():
             D.save_checkpoint(ckpt_path, model, optimizer, step, {"best_spectral": best})
-            last_ckpt = time.monotonic()
+            clock.checkpointed()
         if out_of_time:
             break
     log({"event": "end", "step": step, "best_spectral": best})

@@ -24,6 +24,7 @@ steps keeping the best model in `<out>/best/`, and at the end copies the best (o
 from __future__ import annotations
 
 import argparse
+import gc
 import math
 import os
 import time
@@ -355,6 +356,8 @@ def main(argv: list[str] | None = None) -> None:
             source = args.out / ("best" if (args.out / "best").is_dir() else "last")
             export_weights(source, export)
             log({"event": "export", "from": str(source), "to": str(export), "step": step})
+    del ddp  # free DDP's reducer and its pending gloo work before the process group goes,
+    gc.collect()  # else a rank sometimes aborts at exit ("terminate called without an active exception")
     D.cleanup()
 
 

@@ -16,6 +16,7 @@ best model by video PSNR in `<out>/best` (save_pretrained), which `--export` cop
 from __future__ import annotations
 
 import argparse
+import gc
 import math
 import os
 from pathlib import Path
@@ -177,6 +178,8 @@ def main(argv: list[str] | None = None) -> None:
     if info.is_main and args.export is not None and (args.out / "best").is_dir():
         export_weights(args.out / "best", args.export)
         log({"event": "export", "to": str(args.export), "best_psnr_video": best})
+    del ddp  # free DDP's reducer and its pending gloo work before the process group goes,
+    gc.collect()  # else a rank sometimes aborts at exit ("terminate called without an active exception")
     D.cleanup()
 
 
