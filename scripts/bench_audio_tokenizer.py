@@ -17,10 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -28,23 +25,14 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from timing import median_ms  # noqa: E402
+
 from engine.audio_tokenizer.losses import MultiScaleSpectralLoss  # noqa: E402
 from engine.audio_tokenizer.model import AudioTokenizer  # noqa: E402
 from engine.audio_tokenizer.onnx_export import ONNX_NAME, OnnxAudioDecoder  # noqa: E402
 from engine.eval import AudioReading, judge_audio  # noqa: E402
 from engine.training.data import audio_batch, eval_seeds  # noqa: E402
 from engine.world import FPS, SAMPLE_RATE  # noqa: E402
-
-
-def median_ms(fn: Callable[[], object], reps: int, warmup: int = 3) -> float:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(reps):
-        start = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times)
 
 
 def compare_readings(original: AudioReading,

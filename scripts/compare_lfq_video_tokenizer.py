@@ -17,27 +17,17 @@ inv_temperature = 1 / (2 T) gives the same distribution and the entropies can be
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from timing import median_ms  # noqa: E402
+
 from engine.training.data import eval_seeds, video_batch  # noqa: E402
 from engine.video_tokenizer.model import VideoTokenizer  # noqa: E402
-
-
-def median_ms(fn, reps: int = 10) -> float:
-    fn()
-    times = []
-    for _ in range(reps):
-        start = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times)
 
 
 def main() -> None:
@@ -87,8 +77,8 @@ def main() -> None:
         ours.train(mode == "train")
         peer.train(mode == "train")
         with torch.no_grad():
-            t_ours = median_ms(lambda: ours(z))
-            t_peer = median_ms(lambda: peer(z.flip(1), inv_temperature=inv_temperature))
+            t_ours = median_ms(lambda: ours(z), reps=10, warmup=1)
+            t_peer = median_ms(lambda: peer(z.flip(1), inv_temperature=inv_temperature), reps=10, warmup=1)
         rows.append((mode, t_ours, t_peer))
     print("\n| LFQ forward (no grad) | ours ms | vector-quantize-pytorch ms |\n| --- | --- | --- |")
     for mode, t_ours, t_peer in rows:
