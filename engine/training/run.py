@@ -10,6 +10,7 @@ import json
 import math
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +74,23 @@ class RunClock:
 
     def checkpointed(self) -> None:
         self.last_checkpoint = time.monotonic()
+
+
+def eval_and_checkpoint(step: int, total: int, eval_every: int, clock: RunClock,
+                        evaluate: Callable[[], None], checkpoint: Callable[[], None]) -> bool:
+    """The end of a training step: on eval steps, the last step or when out of time, evaluate (the
+    callback decides which rank does) and checkpoint with all ranks in step; otherwise checkpoint
+    when one is due. Returns True when the run must stop (out of time)."""
+    out_of_time = clock.out_of_time()
+    if step % eval_every == 0 or step == total or out_of_time:
+        evaluate()
+        checkpoint()
+        clock.checkpointed()
+        D.barrier()
+    elif clock.checkpoint_due():
+        checkpoint()
+        clock.checkpointed()
+    return out_of_time
 
 
 def export_weights(source: Path, target: Path) -> None:

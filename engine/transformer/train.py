@@ -40,7 +40,7 @@ from engine.masks import OUTPAINT_PRESETS, outpaint_mask, pixel_to_token_mask
 from engine.tasks import IGNORE, build_sequence, collate
 from engine.tasks.sequence import Sequence
 from engine.training import distributed as D
-from engine.training.run import JsonLog, RunClock, export_weights, set_learning_rate, warmup_cosine
+from engine.training.run import JsonLog, RunClock, eval_and_checkpoint, export_weights, set_learning_rate, warmup_cosine
 from engine.transformer.dataset import TokenCache, state_hash
 from engine.transformer.model import Transformer, TransformerConfig
 from engine.transformer.vocab import MASK_INDEX, Vocab
@@ -301,6 +301,16 @@ def main(argv: list[str] | None = None) -> None:
                           {"config": config_to_dict(config), "best_val_loss": best,
                            "args": {k: str(v) for k, v in vars(args).items()}})
 
+    def evaluate_now() -> None:
+        nonlocal best
+        if not info.is_main or val_cache is None:
+            return
+        metrics = evaluate(model, val_cache, vocab, tasks, info.device, args.eval_examples, args.batch_size, amp)
+        if metrics["val_loss"] < best:
+            best = metrics["val_loss"]
+            model.save_pretrained(args.out / "best")
+        log({"step": step, "event": "eval", **metrics, "best_val_loss": best})
+
     clock = RunClock(args.max_minutes, args.ckpt_minutes)
     last_log = time.monotonic()
     window = torch.zeros(2, len(tasks), dtype=torch.float64)
@@ -332,22 +342,7 @@ def main(argv: list[str] | None = None) -> None:
                  "minutes": round(clock.minutes(), 2)})
             window.zero_()
             window_tokens, last_log = 0, time.monotonic()
-        out_of_time = clock.out_of_time()
-        if step % args.eval_every == 0 or step == args.steps or out_of_time:
-            if info.is_main and val_cache is not None:
-                metrics = evaluate(model, val_cache, vocab, tasks, info.device, args.eval_examples,
-                                   args.batch_size, amp)
-                if metrics["val_loss"] < best:
-                    best = metrics["val_loss"]
-                    model.save_pretrained(args.out / "best")
-                log({"step": step, "event": "eval", **metrics, "best_val_loss": best})
-            checkpoint()
-            clock.checkpointed()
-            D.barrier()
-        elif clock.checkpoint_due():
-            checkpoint()
-            clock.checkpointed()
-        if out_of_time:
+        if eval_and_checkpoint(step, args.steps, args.eval_every, clock, evaluate_now, checkpoint):
             break
     if info.is_main:
         model.save_pretrained(args.out / "last")

@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from engine.components import config_to_dict
 from engine.training import distributed as D
 from engine.training.data import eval_seeds, video_batch
-from engine.training.run import JsonLog, RunClock, export_weights, set_learning_rate, warmup_cosine
+from engine.training.run import JsonLog, RunClock, eval_and_checkpoint, export_weights, set_learning_rate, warmup_cosine
 from engine.video_tokenizer.model import VideoTokenizer, VideoTokenizerConfig
 
 
@@ -137,6 +137,16 @@ def main(argv: list[str] | None = None) -> None:
                  "args": {k: str(v) for k, v in vars(args).items()}}
         D.save_checkpoint(ckpt_path, model, optimizer, step, extra)
 
+    def evaluate_now() -> None:
+        nonlocal best
+        if not info.is_main:
+            return
+        metrics = evaluate(model, eval_videos)
+        if metrics["psnr_video"] > best:
+            best = metrics["psnr_video"]
+            model.save_pretrained(args.out / "best")
+        log({"step": step, "event": "eval", **metrics, "best_psnr_video": best})
+
     clock = RunClock(args.max_minutes, args.ckpt_minutes)
     ddp.train()
     while step < args.steps:
@@ -159,21 +169,7 @@ def main(argv: list[str] | None = None) -> None:
                       "per_sample_entropy": q.per_sample_entropy, "batch_entropy": q.batch_entropy,
                       "grad_norm": grad_norm}.items()}
             log({"step": step, **stats, "lr": learning_rate(step - 1, args), "minutes": clock.minutes()})
-        out_of_time = clock.out_of_time()
-        if step % args.eval_every == 0 or step == args.steps or out_of_time:
-            if info.is_main:
-                metrics = evaluate(model, eval_videos)
-                if metrics["psnr_video"] > best:
-                    best = metrics["psnr_video"]
-                    model.save_pretrained(args.out / "best")
-                log({"step": step, "event": "eval", **metrics, "best_psnr_video": best})
-            checkpoint()
-            clock.checkpointed()
-            D.barrier()
-        elif clock.checkpoint_due():
-            checkpoint()
-            clock.checkpointed()
-        if out_of_time:
+        if eval_and_checkpoint(step, args.steps, args.eval_every, clock, evaluate_now, checkpoint):
             break
     if info.is_main and args.export is not None and (args.out / "best").is_dir():
         export_weights(args.out / "best", args.export)

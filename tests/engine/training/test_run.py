@@ -38,3 +38,23 @@ def test_export_copies_config_and_weights(tmp_path):
     (source / "scratch.txt").write_text("not shipped")
     export_weights(source, tmp_path / "weights" / "x")
     assert sorted(p.name for p in (tmp_path / "weights" / "x").iterdir()) == ["config.json", "model.safetensors"]
+
+
+def test_eval_and_checkpoint_cadence():
+    from engine.training.run import eval_and_checkpoint
+
+    calls = []
+    clock = RunClock(max_minutes=0, ckpt_minutes=60)
+
+    def step(n: int, total: int = 10) -> bool:
+        return eval_and_checkpoint(n, total, 4, clock, lambda: calls.append(("eval", n)),
+                                   lambda: calls.append(("ckpt", n)))
+
+    assert not any(step(n) for n in range(1, 11))
+    assert calls == [("eval", 4), ("ckpt", 4), ("eval", 8), ("ckpt", 8), ("eval", 10), ("ckpt", 10)]
+    calls.clear()
+    clock.ckpt_minutes = 0  # due at every step: checkpoint without evaluating
+    assert not step(5) and calls == [("ckpt", 5)]
+    clock.max_minutes = 1e-9  # out of time: evaluate, checkpoint, and stop
+    calls.clear()
+    assert step(5) and calls == [("eval", 5), ("ckpt", 5)]
