@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from engine.audio_tokenizer.model import AudioTokenizer
+from engine.onnx_runtime import session
 
 ONNX_NAME = "decoder.onnx"
 OPSET = 17
@@ -56,19 +57,8 @@ def export_decoder(tokenizer: AudioTokenizer, path: str | Path) -> Path:
 class OnnxAudioDecoder:
     """ONNX Runtime session over `decoder.onnx`; same `decode` contract as the PyTorch model."""
 
-    def __init__(self, path: str | Path, providers: list[str] | None = None,
-                 threads: int | None = None) -> None:
-        import onnxruntime as ort
-
-        if providers is None:  # CUDA only where there is a GPU: elsewhere it just logs a load error
-            cuda = ["CUDAExecutionProvider"] if torch.cuda.is_available() else []
-            providers = [*cuda, "CPUExecutionProvider"]
-        options = ort.SessionOptions()
-        if threads is not None:
-            options.intra_op_num_threads = threads
-        available = ort.get_available_providers()
-        providers = [p for p in providers if p in available]
-        self.session = ort.InferenceSession(str(path), options, providers=providers)
+    def __init__(self, path: str | Path, providers: list[str] | None = None, threads: int = 0) -> None:
+        self.session = session(path, threads, providers)
         self.providers = self.session.get_providers()
 
     def decode(self, indices: torch.Tensor, num_samples: int | None = None) -> torch.Tensor:

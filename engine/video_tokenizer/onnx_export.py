@@ -27,6 +27,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from engine.onnx_runtime import default_providers, session
 from engine.video_tokenizer.model import VideoTokenizer
 
 ENCODER_FILE, DECODER_FILE, DECODER_INT8_FILE, MANIFEST_FILE = (
@@ -89,26 +90,6 @@ def quantize_decoder(decoder_path: Path, calibration_indices: list[np.ndarray], 
                         activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, per_channel=True)
     return out_path
 
-
-def default_providers() -> list[str]:
-    """CUDA first when there is a GPU, then the CPU. onnxruntime-gpu lists its CUDA provider even on
-    machines without a GPU (and logs an error when it cannot start), so ask torch whether CUDA is usable."""
-    import onnxruntime as ort
-
-    cuda = torch.cuda.is_available() and "CUDAExecutionProvider" in ort.get_available_providers()
-    return ["CUDAExecutionProvider", "CPUExecutionProvider"] if cuda else ["CPUExecutionProvider"]
-
-
-def session(path: Path, threads: int = 0, providers: list[str] | None = None):
-    """An ONNX Runtime session with all graph optimisations; threads = 0 lets ONNX Runtime choose."""
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    # idle ONNX Runtime threads otherwise spin-wait, stealing the few cores from PyTorch and other sessions
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    return ort.InferenceSession(str(path), options, providers=providers or default_providers())
 
 
 class OnnxVideoDecoder:
