@@ -8,6 +8,8 @@ vocabulary used, perplexity of the code distribution). Parity: max |ONNX fp32 - 
 pixels and encoder index agreement over the same clips. Speed: batch of 1 clip, median ms over
 `--reps` runs after warm-up, every runtime on the same number of threads, side by side (ONNX Runtime
 without spin-waiting, OpenMP waiting passively, so neither runtime steals the other's cores).
+Judge: colour / shape / motion / background accuracy (engine.eval) on the originals and on their
+PyTorch reconstructions, against each clip's scene (the issue asks for them within 1 point).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from timing import median_ms  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from engine.eval import judge_audio, judge_video, score_clip  # noqa: E402
 from engine.training.data import eval_seeds, video_batch  # noqa: E402
 from engine.video_tokenizer.model import VideoTokenizer  # noqa: E402
 from engine.video_tokenizer.onnx_export import (  # noqa: E402
@@ -38,6 +41,22 @@ from engine.video_tokenizer.onnx_export import (  # noqa: E402
     session,
 )
 from engine.video_tokenizer.train import codebook_usage, psnr  # noqa: E402
+from engine.world import sample  # noqa: E402
+
+JUDGED = ("colour", "shape", "motion", "background")
+
+
+def judge_accuracy(seeds: list[int], videos: list[torch.Tensor]) -> dict[str, float]:
+    """Share right of each JUDGED attribute for videos (3, T, H, W) in [-1, 1] of the given world seeds."""
+    hits = {k: [] for k in JUDGED}
+    for seed, video in zip(seeds, videos, strict=True):
+        clip = sample(seed)
+        frames = video.permute(1, 2, 3, 0).add(1).mul(127.5).round().clamp(0, 255).to(torch.uint8).numpy()
+        score = score_clip(judge_video(frames), judge_audio(clip.audio), clip.scene)
+        for k in JUDGED:
+            value = getattr(score, k)
+            hits[k] += value if isinstance(value, list) else [value]
+    return {k: sum(v) / len(v) for k, v in hits.items()}
 
 
 def main() -> None:
@@ -47,6 +66,8 @@ def main() -> None:
     p.add_argument("--reps", type=int, default=20)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--json", type=Path, default=None, help="also write the results here")
+    p.add_argument("--judge", action=argparse.BooleanOptionalAction, default=True,
+                   help="judge accuracy on originals and reconstructions (~50 ms per clip)")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -60,6 +81,7 @@ def main() -> None:
     scores: dict[str, list[torch.Tensor]] = {f"psnr_video_{k}": [] for k in decoders}
     scores["psnr_image_pytorch"] = []
     indices_all, max_diff, agree, total = [], 0.0, 0, 0
+    originals, reconstructions = [], []
     seeds = eval_seeds(args.clips)
     for start in range(0, len(seeds), 16):
         x = video_batch(seeds[start:start + 16])  # (B, 3, 17, 64, 64)
@@ -69,6 +91,9 @@ def main() -> None:
         total += idx.numel()
         indices_all.append(idx)
         outputs = {name: decode(idx) for name, decode in decoders.items()}
+        if args.judge:
+            originals += list(x)
+            reconstructions += list(outputs["pytorch"])
         for name, out in outputs.items():
             scores[f"psnr_video_{name}"].append(psnr(out, x))
         if "onnx_fp32" in outputs:
@@ -82,6 +107,9 @@ def main() -> None:
                     "tokens_per_clip": int(torch.cat(indices_all)[0].numel()),
                     "onnx_fp32_max_abs_diff": max_diff, "encoder_index_agreement": agree / total})
 
+    if args.judge:
+        for name, videos in (("original", originals), ("reconstruction", reconstructions)):
+            results.update({f"judge_{k}_{name}": v for k, v in judge_accuracy(seeds, videos).items()})
     x = video_batch(seeds[:1])
     idx = model.encode(x)
     speed = {f"decode_ms_{name}": median_ms(lambda d=decode: d(idx), args.reps)
@@ -107,6 +135,10 @@ def main() -> None:
           f"{100 * agree / total:.3f} %")
     print(f"codebook: {results['usage'] * 100:.2f} % of {model.vocab_size} codes used, "
           f"perplexity {results['perplexity']:.1f}, {results['tokens_per_clip']} tokens/clip")
+    if args.judge:
+        print("\n| judge on | " + " | ".join(JUDGED) + " |\n| --- |" + " --- |" * len(JUDGED))
+        for name in ("original", "reconstruction"):
+            print(f"| {name} | " + " | ".join(f"{100 * results[f'judge_{k}_{name}']:.1f} %" for k in JUDGED) + " |")
     if args.json is not None:
         args.json.write_text(json.dumps(results, indent=2))
 
