@@ -1,7 +1,8 @@
 """Command line: `python -m engine world --seed 7 --out clip.mp4` renders a world clip;
 `python -m engine generate --task text_to_video --prompt "..." --seed 1 --out clip.mp4` runs the Engine
 (inputs: --image, --video, --audio read through engine.media; --mask-preset or --mask for
-in/outpainting; --num-clips for extend).
+in/outpainting; --num-clips for extend; --image and --last-image for interpolate). `--decoding masked
+--steps 12` decodes with MaskGIT instead of one token at a time.
 
 Both write the MP4 (H.264 + AAC) and a JSON of what was made (settings, versions, timings) beside it.
 """
@@ -36,6 +37,7 @@ def _generate(args: argparse.Namespace, engine=None) -> None:
 
     try:
         image = read_image(args.image) if args.image else None
+        last = read_image(args.last_image) if args.last_image else None
         video = read_video(args.video, frames=args.video_frames) if args.video else None
         audio = read_audio(args.audio) if args.audio else None
         mask = args.mask_preset
@@ -46,6 +48,12 @@ def _generate(args: argparse.Namespace, engine=None) -> None:
         raise SystemExit(f"error: {error}") from None
     if args.task in ("inpaint", "outpaint") and image is not None and video is None:
         video, image = image[None], None  # in/outpaint an image: a 1-frame video
+    if args.task == "interpolate" and video is None:  # the two ends as a 2-frame video
+        if image is None or last is None:
+            raise SystemExit("error: interpolate needs --image (the first frame) and --last-image (the last)")
+        video, image = np.stack([image, last]), None
+    elif last is not None:
+        raise SystemExit("error: --last-image is the last frame of interpolate")
     if engine is None:
         try:
             engine = Engine.from_pretrained(args.weights, device=args.device)
@@ -63,7 +71,8 @@ def _generate(args: argparse.Namespace, engine=None) -> None:
         result = engine.generate(args.task, prompt=args.prompt, image=image, video=video, mask=mask, audio=audio,
                                  seed=args.seed, temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
                                  guidance_scale=None if args.guidance_scale <= 0 else args.guidance_scale,
-                                 progress=progress, num_clips=args.num_clips, with_audio=not args.no_audio)
+                                 progress=progress, num_clips=args.num_clips, with_audio=not args.no_audio,
+                                 decoding=args.decoding, steps=args.steps)
     except GenerationInputError as error:
         raise SystemExit(f"error: {error}") from None
     out = Path(args.out)
@@ -73,13 +82,14 @@ def _generate(args: argparse.Namespace, engine=None) -> None:
     else:
         write_mp4(out, result.video, fps=result.fps, audio=result.audio, sample_rate=result.sample_rate,
                   scale=args.scale)
-    info = {**result.info, "inputs": {"image": args.image, "video": args.video, "audio": args.audio,
+    info = {**result.info, "inputs": {"image": args.image, "last_image": args.last_image, "video": args.video,
+                                      "audio": args.audio,
                                       "mask": args.mask, "mask_preset": args.mask_preset},
             "output": {"path": str(out), "frames": int(result.video.shape[0]), "fps": result.fps,
                        "audio_samples": None if result.audio is None else int(np.asarray(result.audio).size)}}
     out.with_suffix(".json").write_text(json.dumps(info, indent=2))
-    print(f"{out}  {result.info['task']}  {result.video.shape[0]} frames  "
-          f"{result.info['timings']['total']:.2f} s")
+    print(f"{out}  {result.info['task']}  {result.video.shape[0]} frames  {result.info['settings']['decoding']}  "
+          f"{result.info['forward_passes']} passes  {result.info['timings']['total']:.2f} s")
 
 
 def main(argv: list[str] | None = None, engine=None) -> None:
@@ -95,13 +105,26 @@ def main(argv: list[str] | None = None, engine=None) -> None:
     world.set_defaults(run=_world)
 
     from engine.masks import OUTPAINT_PRESETS
-    from engine.pipeline import DEFAULT_GUIDANCE, DEFAULT_TEMPERATURE, ENGINE_TASKS, MAX_CLIPS
+    from engine.pipeline import (
+        DEFAULT_DECODING,
+        DEFAULT_GUIDANCE,
+        DEFAULT_STEPS,
+        DEFAULT_TEMPERATURE,
+        ENGINE_TASKS,
+        MAX_CLIPS,
+        MAX_STEPS,
+    )
+    from engine.tasks import DECODINGS
 
     gen = commands.add_parser("generate", help="run a task with the generator and write an MP4 + JSON")
     gen.add_argument("--task", choices=ENGINE_TASKS, required=True)
     gen.add_argument("--prompt", default=None)
-    gen.add_argument("--image", default=None, help="an image file (image_to_video, extend, in/outpaint)")
-    gen.add_argument("--video", default=None, help="a video file (extend, inpaint, outpaint, stylize, video_to_audio)")
+    gen.add_argument("--image", default=None,
+                     help="an image file (image_to_video, extend, in/outpaint; the first frame of interpolate)")
+    gen.add_argument("--last-image", default=None, help="interpolate: the last frame (an image file)")
+    gen.add_argument("--video", default=None,
+                     help="a video file (extend, inpaint, outpaint, stylize, video_to_audio; interpolate: "
+                          "2 frames, read with --video-frames 2)")
     gen.add_argument("--video-frames", type=int, default=17, help="frames read from --video (17, or 1 for an image)")
     gen.add_argument("--audio", default=None, help="a sound file (audio_to_video)")
     gen.add_argument("--mask", default=None, help="a mask image, white = generate (inpaint, outpaint)")
@@ -112,6 +135,9 @@ def main(argv: list[str] | None = None, engine=None) -> None:
     gen.add_argument("--top-k", type=int, default=None)
     gen.add_argument("--top-p", type=float, default=None)
     gen.add_argument("--guidance-scale", type=float, default=DEFAULT_GUIDANCE, help="0 turns guidance off")
+    gen.add_argument("--decoding", choices=DECODINGS, default=DEFAULT_DECODING,
+                     help="autoregressive: one token per pass (KV cache); masked: MaskGIT, --steps passes")
+    gen.add_argument("--steps", type=int, default=DEFAULT_STEPS, help=f"masked decoding steps (1..{MAX_STEPS})")
     gen.add_argument("--no-audio", action="store_true", help="skip generating the clip's sound")
     gen.add_argument("--weights", default=None, help="weights folder or Hub id (default: the shipped weights/)")
     gen.add_argument("--device", default=None)

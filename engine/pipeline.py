@@ -9,6 +9,9 @@ uint8 (64, 64, 3), videos uint8 (T, 64, 64, 3) at 8 fps, masks bool (H, W) or (T
 generate, audio float32 (34000,) at 16 kHz. A bad input raises `GenerationInputError` (a
 `ValueError`) whose message can be shown to the user as is.
 
+The rules a request must follow (tasks, inputs, setting ranges) live in engine/requests.py, one
+request in flight (generator, progress, timings, forward passes, preview) in engine/run.py.
+
 Decisions this file makes (see also engine/masks.py and engine/structure.py):
 
 - Sound for video: VideoPoet generates audio after video; every task whose output is a clip also
@@ -32,9 +35,18 @@ Decisions this file makes (see also engine/masks.py and engine/structure.py):
   ones are [MASK] in the prefix. `outpaint` takes a preset name (engine.masks.OUTPAINT_PRESETS) or
   a mask; no mask means the `centre` preset.
 - Prompts: required by text_to_video, text_to_image and stylize; optional for image_to_video,
-  extend, inpaint, outpaint and audio_to_video (None or "" hides the text slots, which is also the
-  unconditional branch of classifier-free guidance); refused by video_to_audio and unconditional.
+  extend, interpolate, inpaint, outpaint and audio_to_video (None or "" hides the text slots, which
+  is also the unconditional branch of classifier-free guidance); refused by video_to_audio and
+  unconditional.
   Guidance runs only when there is a prompt.
+- Interpolate: the first and last frames, each encoded as an image, are the prefix's (2, h, w) input
+  video; the output is a 17-frame clip whose first latent frame is the first frame (forced, as in
+  image_to_video). The last frame is only a condition: the causal tokenizer's last latent frame
+  covers 4 pixel frames, so it cannot be forced.
+- Decoding: `decoding="autoregressive"` (the default; KV cache, one pass per token) or `"masked"`
+  (MaskGIT over the same backbone run bidirectionally, `steps` passes per stage, 12 by default)
+  for the video stages; the sound stays autoregressive (masked training covers video outputs
+  only). `info` records the decoding, the steps and the transformer forward passes per stage.
 - Determinism: one `torch.Generator` per request, seeded with `seed`, drives every stage in a fixed
   order, so the same request gives the same result bit for bit on the same machine.
 """
@@ -48,8 +60,6 @@ import math
 import threading
 import time
 from collections.abc import Callable
-from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -58,71 +68,38 @@ import torch
 
 from engine.components import WORLD_VERSION, config_to_dict
 from engine.device import describe_device, select_device
-from engine.masks import MaskError, check_pixel_mask, outpaint_mask, pixel_to_token_mask
+from engine.masks import pixel_to_token_mask
+from engine.requests import (
+    CLIP_FRAMES,
+    CLIP_SAMPLES,
+    DEFAULT_DECODING,
+    DEFAULT_GUIDANCE,
+    DEFAULT_STEPS,
+    DEFAULT_TEMPERATURE,
+    ENGINE_TASKS,
+    FPS,
+    MAX_CLIPS,
+    MAX_STEPS,
+    SAMPLE_RATE,
+    SIZE,
+    TASK_INPUTS,
+    GenerationInputError,
+    PromptTooLongError,
+    Request,
+    validate_request,
+)
+from engine.run import Result, Run
 from engine.structure import control_video
-from engine.tasks import build_sequence, get_task
-from engine.tasks import generate as generate_tokens
+from engine.tasks import Sequence, build_sequence, get_task
 from engine.training.data import tensor_to_video, video_to_tensor
 from engine.transformer import MASK_INDEX, Transformer
 from engine.weights import resolve_weights
 
-FPS = 8
-SAMPLE_RATE = 16_000
-CLIP_FRAMES = 17
-CLIP_SAMPLES = 34_000
-SIZE = 64
-MAX_CLIPS = 16  # a request may chain at most this many clips (about 34 s)
-DEFAULT_TEMPERATURE = 1.0
-DEFAULT_GUIDANCE = 2.0  # classifier-free guidance scale (only with a prompt); None or 1.0 turns it off
-
-ENGINE_TASKS: tuple[str, ...] = (
-    "text_to_video", "text_to_image", "image_to_video", "extend", "inpaint", "outpaint", "stylize",
-    "video_to_audio", "audio_to_video", "unconditional",
-)
-# Which inputs each task reads: "required" or "optional"; anything not listed is refused.
-TASK_INPUTS: dict[str, dict[str, str]] = {
-    "text_to_video": {"prompt": "required"},
-    "text_to_image": {"prompt": "required"},
-    "image_to_video": {"image": "required", "prompt": "optional"},
-    "extend": {"video": "optional", "image": "optional", "prompt": "optional"},
-    "inpaint": {"video": "required", "mask": "required", "prompt": "optional"},
-    "outpaint": {"video": "required", "mask": "optional", "prompt": "optional"},
-    "stylize": {"video": "required", "prompt": "required"},
-    "video_to_audio": {"video": "required"},
-    "audio_to_video": {"audio": "required", "prompt": "optional"},
-    "unconditional": {},
-}
-
-
-_INPUT_NAMES = {"prompt": "a prompt", "image": "an image", "video": "a video", "mask": "a mask",
-                "audio": "an audio clip"}
-
-
-class GenerationInputError(ValueError):
-    """A request the engine cannot run; the message says what to change and is safe to show."""
-
-
-class PromptTooLongError(GenerationInputError):
-    """The prompt has more word pieces than the text encoder takes."""
-
-
-@dataclass
-class Result:
-    """What one request produced. `video` is (T, 64, 64, 3) uint8 (T = 1 for an image, 17 for a clip,
-    1 + 16 n for n chained clips); `audio` float32 mono at `sample_rate`, T / fps seconds long, or None."""
-
-    video: np.ndarray
-    audio: np.ndarray | None
-    fps: int
-    sample_rate: int
-    info: dict[str, Any]
-    tokens: dict[str, Any] = field(default_factory=dict, repr=False)  # generated token grids (CPU longs)
-    extras: dict[str, np.ndarray] = field(default_factory=dict, repr=False)  # e.g. the stylize control video
-
-    @property
-    def duration(self) -> float:
-        return self.video.shape[0] / self.fps
-
+__all__ = [  # the request rules live in engine.requests; callers import them from here too
+    "CLIP_FRAMES", "CLIP_SAMPLES", "DEFAULT_DECODING", "DEFAULT_GUIDANCE", "DEFAULT_STEPS", "DEFAULT_TEMPERATURE",
+    "ENGINE_TASKS", "FPS", "MAX_CLIPS", "MAX_STEPS", "SAMPLE_RATE", "SIZE", "TASK_INPUTS", "Engine",
+    "GenerationInputError", "PromptTooLongError", "Result",
+]
 
 def config_hash(config: Any) -> str:
     """A short stable hash of a config dataclass: which model version made a result."""
@@ -249,36 +226,44 @@ class Engine:
                  top_k: int | None = None, top_p: float | None = None,
                  guidance_scale: float | None = DEFAULT_GUIDANCE,
                  progress: Callable[[int, int], None] | None = None, num_clips: int = 1,
-                 with_audio: bool = True) -> Result:
+                 with_audio: bool = True, decoding: str = DEFAULT_DECODING, steps: int = DEFAULT_STEPS,
+                 preview: Callable[[np.ndarray], None] | None = None) -> Result:
         """Run one task. See the module docstring and TASK_INPUTS for what each task takes.
 
         temperature 0 is greedy; top_k / top_p None turn those filters off; guidance_scale None or 1
         turns classifier-free guidance off. progress(done, total) is called with token counts over
-        all stages of the request. num_clips > 1 chains clips (extend only).
+        all stages of the request. num_clips > 1 chains clips (extend only). decoding "masked" runs
+        every stage with the MaskGIT decoder in `steps` passes; preview(frames uint8 (T, 64, 64, 3))
+        then gets the video being generated after each step, unfinished tokens at their current best
+        guesses (the autoregressive decoder has no whole-clip guess, so it never calls preview).
         """
         start = time.perf_counter()
-        request = self._validate(task, prompt, image, video, mask, audio, seed, temperature, top_k, top_p,
-                                 guidance_scale, progress, num_clips, with_audio)
+        request = validate_request(self.text_encoder, task, prompt, image, video, mask, audio, seed, temperature,
+                                   top_k, top_p, guidance_scale, progress, num_clips, with_audio, decoding, steps,
+                                   preview)
         validated = time.perf_counter()
         with self._lock:
-            run = _Run(self, request)
+            run = Run(self, request)
             run.timings["validate"] = validated - start
             video_out, audio_out = getattr(self, f"_task_{request.task}")(run)
             run.timings["total"] = time.perf_counter() - start
         return Result(video=video_out, audio=audio_out, fps=FPS, sample_rate=SAMPLE_RATE,
                       info=self._info(run, video_out), tokens=run.tokens, extras=run.extras)
 
-    def _info(self, run: _Run, video: np.ndarray) -> dict[str, Any]:
+    def _info(self, run: Run, video: np.ndarray) -> dict[str, Any]:
         r = run.request
         return {
             "task": r.task, "seed": r.seed, "prompt": r.prompt,
             "settings": {"temperature": r.temperature, "top_k": r.top_k, "top_p": r.top_p,
                          "guidance_scale": r.guidance_scale, "guidance_used": run.guidance is not None,
-                         "num_clips": r.num_clips, "with_audio": r.with_audio, "mask_preset": r.mask_preset},
+                         "num_clips": r.num_clips, "with_audio": r.with_audio, "mask_preset": r.mask_preset,
+                         "decoding": r.decoding, "steps": r.steps if r.decoding == "masked" else None},
             "models": self.versions(),
             "device": describe_device(self.device),
             "frames": int(video.shape[0]),
             "tokens_generated": run.done,
+            "forward_passes": sum(run.forward_passes.values()),
+            "forward_passes_by_stage": dict(run.forward_passes),
             "seams": run.seams,
             "timings": {k: round(v, 4) for k, v in run.timings.items()},
         }
@@ -296,99 +281,14 @@ class Engine:
             "weights": self.source,
         }
 
-    # ---- validation -----------------------------------------------------------------------------
-    def _validate(self, task, prompt, image, video, mask, audio, seed, temperature, top_k, top_p,
-                  guidance_scale, progress, num_clips, with_audio) -> _Request:
-        if not isinstance(task, str) or task not in TASK_INPUTS:
-            raise GenerationInputError(f"unknown task {task!r}; choose one of {', '.join(ENGINE_TASKS)}")
-        wants = TASK_INPUTS[task]
-        if isinstance(prompt, str) and not prompt.strip():
-            prompt = None  # an empty text box is no prompt
-        given = {"prompt": prompt, "image": image, "video": video, "mask": mask, "audio": audio}
-        for name, value in given.items():
-            if value is None and wants.get(name) == "required":
-                raise GenerationInputError(f"{task} needs {_INPUT_NAMES[name]}")
-            if value is not None and name not in wants:
-                raise GenerationInputError(f"{task} takes no {name}")
-        if prompt is not None:
-            prompt = self._check_prompt(prompt)
-        if image is not None:
-            image = _check_image(image)
-        if video is not None:
-            video = _check_video(video)
-        if audio is not None:
-            audio = _check_audio(audio)
-        mask_preset = None
-        if task in ("inpaint", "outpaint"):
-            if video.shape[0] not in (1, CLIP_FRAMES):
-                raise GenerationInputError(f"{task} takes a {CLIP_FRAMES}-frame clip or a 1-frame image, "
-                                           f"got {video.shape[0]} frames")
-            if mask is None or isinstance(mask, str):
-                if task == "inpaint":
-                    raise GenerationInputError("inpaint needs a bool mask array (True = generate)")
-                mask_preset = mask or "centre"
-                try:
-                    mask = outpaint_mask(mask_preset, SIZE)
-                except MaskError as error:
-                    raise GenerationInputError(str(error)) from None
-            try:
-                mask = check_pixel_mask(mask, video.shape[0], SIZE, SIZE)
-            except MaskError as error:
-                raise GenerationInputError(str(error)) from None
-            if not mask.any():
-                raise GenerationInputError("the mask marks nothing to generate (True = generate)")
-        if task in ("stylize", "video_to_audio") and video.shape[0] != CLIP_FRAMES:
-            raise GenerationInputError(f"{task} takes a clip of {CLIP_FRAMES} frames, got {video.shape[0]}")
-        if task == "extend":
-            if video is not None and image is not None:
-                raise GenerationInputError("extend continues a video or starts from an image, not both")
-            if video is not None and (video.shape[0] < CLIP_FRAMES or (video.shape[0] - 1) % (CLIP_FRAMES - 1)):
-                raise GenerationInputError(f"extend continues a video of 1 + 16 k frames (17, 33, ...), "
-                                           f"got {video.shape[0]}")
-        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**63:
-            raise GenerationInputError(f"seed must be an integer in [0, 2^63), got {seed!r}")
-        if not _real(temperature) or not 0 <= temperature <= 100:
-            raise GenerationInputError(f"temperature must be a number in [0, 100] (0 = greedy), got {temperature!r}")
-        if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)) or top_k < 1):
-            raise GenerationInputError(f"top_k must be None or an integer >= 1, got {top_k!r}")
-        if top_p is not None and (not _real(top_p) or not 0 < top_p <= 1):
-            raise GenerationInputError(f"top_p must be None or a number in (0, 1], got {top_p!r}")
-        if guidance_scale is not None and (not _real(guidance_scale) or not 0 <= guidance_scale <= 100):
-            raise GenerationInputError(f"guidance_scale must be None or a number in [0, 100], got {guidance_scale!r}")
-        if progress is not None and not callable(progress):
-            raise GenerationInputError("progress must be a callable (done, total) or None")
-        if (isinstance(num_clips, bool) or not isinstance(num_clips, (int, np.integer))
-                or not 1 <= num_clips <= MAX_CLIPS):
-            raise GenerationInputError(f"num_clips must be an integer in [1, {MAX_CLIPS}], got {num_clips!r}")
-        if num_clips > 1 and task != "extend":
-            raise GenerationInputError("num_clips > 1 chains clips, which is the extend task")
-        if task == "extend" and video is not None and video.shape[0] + 16 * num_clips > 1 + 16 * MAX_CLIPS:
-            raise GenerationInputError(f"the extended video would pass {MAX_CLIPS} clips")
-        return _Request(task=task, prompt=prompt, image=image, video=video, mask=mask, audio=audio, seed=int(seed),
-                        temperature=float(temperature), top_k=None if top_k is None else int(top_k),
-                        top_p=None if top_p is None else float(top_p),
-                        guidance_scale=None if guidance_scale is None else float(guidance_scale),
-                        progress=progress, num_clips=int(num_clips), with_audio=bool(with_audio),
-                        mask_preset=mask_preset)
-
-    def _check_prompt(self, prompt: Any) -> str:
-        if not isinstance(prompt, str):
-            raise GenerationInputError(f"the prompt must be a string, got {type(prompt).__name__}")
-        prompt = prompt.strip()
-        try:
-            self.text_encoder.check(prompt)
-        except ValueError as error:  # TextTooLongError
-            raise PromptTooLongError(str(error)) from None
-        return prompt
-
     # ---- planning: how many tokens each request decodes (for the progress bar) ---------------------
-    def _plan(self, r: _Request) -> int:
+    def _plan(self, r: Request) -> int:
         V, IMG, W = (math.prod(s) for s in (self.clip_latent, self.image_latent, self.window_latent))
         A = math.prod(self.audio_latent)
         sound = A if r.with_audio else 0
         if r.task == "text_to_image":
             return IMG
-        if r.task in ("text_to_video", "image_to_video", "stylize", "unconditional"):
+        if r.task in ("text_to_video", "image_to_video", "interpolate", "stylize", "unconditional"):
             return V + sound
         if r.task in ("inpaint", "outpaint"):
             return (V + sound) if r.video.shape[0] == CLIP_FRAMES else IMG
@@ -404,30 +304,39 @@ class Engine:
         return first + steps * W + (windows * A if r.with_audio else 0)
 
     # ---- tasks ----------------------------------------------------------------------------------
-    def _task_text_to_video(self, run: _Run) -> tuple[np.ndarray, np.ndarray | None]:
+    def _task_text_to_video(self, run: Run) -> tuple[np.ndarray, np.ndarray | None]:
         tokens = run.sample(self._seq("text_to_video", self.clip_latent))
         return self._finish_clip(run, tokens)
 
-    def _task_text_to_image(self, run: _Run) -> tuple[np.ndarray, np.ndarray | None]:
+    def _task_text_to_image(self, run: Run) -> tuple[np.ndarray, np.ndarray | None]:
         tokens = run.sample(self._seq("text_to_image", self.image_latent))
         run.tokens["video"] = tokens
         with run.timer("decode"):
             return self.decode_video(tokens), None
 
-    def _task_image_to_video(self, run: _Run) -> tuple[np.ndarray, np.ndarray | None]:
+    def _task_image_to_video(self, run: Run) -> tuple[np.ndarray, np.ndarray | None]:
         return self._finish_clip(run, self._image_to_video(run, run.request.image))
 
-    def _image_to_video(self, run: _Run, image: np.ndarray) -> torch.Tensor:
+    def _image_to_video(self, run: Run, image: np.ndarray) -> torch.Tensor:
         with run.timer("encode"):
             first = self.encode_video(image[None])  # (1, h, w)
         output = torch.full(self.clip_latent, MASK_INDEX, dtype=torch.long)
         output[:1] = first
         return run.sample(self._seq("image_to_video", self.clip_latent, input_video=first, output=output))
 
-    def _task_unconditional(self, run: _Run) -> tuple[np.ndarray, np.ndarray | None]:
+    def _task_interpolate(self, run: Run) -> tuple[np.ndarray, np.ndarray | None]:
+        """Each frame encoded as an image -> (2, h, w) in the prefix; the output clip starts at the first."""
+        with run.timer("encode"):
+            ends = torch.cat([self.encode_video(frame[None]) for frame in run.request.video])  # (2, h, w)
+        output = torch.full(self.clip_latent, MASK_INDEX, dtype=torch.long)
+        output[:1] = ends[:1]
+        return self._finish_clip(run, run.sample(self._seq("interpolate", self.clip_latent, input_video=ends,
+                                                           output=output)))
+
+    def _task_unconditional(self, run: Run) -> tuple[np.ndarray, np.ndarray | None]:
         return self._finish_clip(run, run.sample(self._seq("unconditional", self.clip_latent)))
 
-    def _task_stylize(self, run: _Run) -> tuple[np.ndarray, np.ndarray | None]:
+    def _task_stylize(self, run: Run) -> tuple[np.ndarray, np.ndarray | None]:
         with run.timer("encode"):
             control = control_video(run.request.video)
             run.extras["control_video"] = control
@@ -435,7 +344,7 @@ class Engine:
         seq = self._seq("stylize", self.clip_latent, control_video=control_tokens)
         return self._finish_clip(run, run.sample(seq))
 
-    def _task_audio_to_video(self, run: _Run) -> tuple[np.ndarray, np.ndarray | None]:
+    def _task_audio_to_video(self, run: Run) -> tuple[np.ndarray, np.ndarray | None]:
         with run.timer("encode"):
             audio_tokens = self.encode_audio(run.request.audio)
         tokens = run.sample(self._seq("audio_to_video", self.clip_latent, input_audio=audio_tokens))
@@ -444,13 +353,13 @@ class Engine:
             video = self.decode_video(tokens)
         return video, run.request.audio.copy()
 
-    def _task_video_to_audio(self, run: _Run) -> tuple[np.ndarray, np.ndarray | None]:
+    def _task_video_to_audio(self, run: Run) -> tuple[np.ndarray, np.ndarray | None]:
         video = run.request.video
         with run.timer("encode"):
             tokens = self.encode_video(video)
         return video.copy(), self._sound_for(run, video, tokens, stage="generate")
 
-    def _task_inpaint(self, run: _Run) -> tuple[np.ndarray, np.ndarray | None]:
+    def _task_inpaint(self, run: Run) -> tuple[np.ndarray, np.ndarray | None]:
         r = run.request
         with run.timer("encode"):
             source = self.encode_video(r.video)  # (t, h, w)
@@ -467,7 +376,7 @@ class Engine:
 
     _task_outpaint = _task_inpaint
 
-    def _task_extend(self, run: _Run) -> tuple[np.ndarray, np.ndarray | None]:
+    def _task_extend(self, run: Run) -> tuple[np.ndarray, np.ndarray | None]:
         r = run.request
         steps = self.steps_per_clip * r.num_clips
         if r.video is not None:
@@ -504,11 +413,11 @@ class Engine:
         return video, (self._sound_for(run, video) if r.with_audio else None)
 
     # ---- shared steps ---------------------------------------------------------------------------
-    def _seq(self, task: str, output_shape: tuple[int, ...], **segments: Any):
+    def _seq(self, task: str, output_shape: tuple[int, ...], **segments: Any) -> Sequence:
         return build_sequence(task, self.vocab, output_shape=output_shape,
                               text_len=self.text_len if get_task(task).text else 0, **segments)
 
-    def _finish_clip(self, run: _Run, tokens: torch.Tensor) -> tuple[np.ndarray, np.ndarray | None]:
+    def _finish_clip(self, run: Run, tokens: torch.Tensor) -> tuple[np.ndarray, np.ndarray | None]:
         """Decode a generated clip and, when asked, give it its sound."""
         run.tokens["video"] = tokens
         with run.timer("decode"):
@@ -516,7 +425,7 @@ class Engine:
         sound = self._sound_for(run, video, tokens) if run.request.with_audio else None
         return video, sound
 
-    def _sound_for(self, run: _Run, video: np.ndarray, tokens: torch.Tensor | None = None,
+    def _sound_for(self, run: Run, video: np.ndarray, tokens: torch.Tensor | None = None,
                    stage: str = "sound") -> np.ndarray:
         """video_to_audio over 17-frame windows sharing their boundary frame; tokens: the clip's own grid."""
         per_frame = SAMPLE_RATE // FPS
@@ -543,107 +452,3 @@ class Engine:
                 out = np.concatenate([out, sound[per_frame:]])
         run.tokens["audio"] = audio_tokens[0] if len(audio_tokens) == 1 else audio_tokens
         return out.astype(np.float32)
-
-
-# ---- request plumbing ------------------------------------------------------------------------------
-@dataclass
-class _Request:
-    task: str
-    prompt: str | None
-    image: np.ndarray | None
-    video: np.ndarray | None
-    mask: np.ndarray | None
-    audio: np.ndarray | None
-    seed: int
-    temperature: float
-    top_k: int | None
-    top_p: float | None
-    guidance_scale: float | None
-    progress: Callable[[int, int], None] | None
-    num_clips: int
-    with_audio: bool
-    mask_preset: str | None
-
-
-class _Run:
-    """One request in flight: its generator, prompt embedding, progress tally and timings."""
-
-    def __init__(self, engine: Engine, request: _Request) -> None:
-        self.engine, self.request = engine, request
-        self.generator = torch.Generator(device=engine.device).manual_seed(request.seed)
-        self.timings: dict[str, float] = {}
-        self.tokens: dict[str, Any] = {}
-        self.extras: dict[str, np.ndarray] = {}
-        self.seams: list[int] = []
-        self.total = engine._plan(request)
-        self.done = 0
-        self.text = self.text_mask = None
-        if request.prompt is not None:
-            with self.timer("text"):
-                embedding = engine.text_encoder.encode([request.prompt])
-            self.text, self.text_mask = embedding.tokens[0].float(), embedding.mask[0].bool()
-        g = request.guidance_scale
-        self.guidance = g if self.text is not None and g is not None and g != 1.0 else None
-
-    @contextmanager
-    def timer(self, stage: str):
-        start = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.timings[stage] = self.timings.get(stage, 0.0) + time.perf_counter() - start
-
-    def sample(self, seq, stage: str = "generate") -> torch.Tensor:
-        """Generate the output grid of `seq` with this request's settings."""
-        r = self.request
-        text = self.text if seq.text_len else None
-        offset = self.done
-
-        def hook(done: int, total: int) -> None:
-            if r.progress is not None:
-                r.progress(offset + done, self.total)
-
-        with self.timer(stage):
-            tokens = generate_tokens(
-                self.engine.transformer, seq, self.generator, text=text,
-                text_mask=self.text_mask if text is not None else None,
-                cfg_scale=self.guidance if text is not None else None, temperature=r.temperature,
-                top_k=r.top_k, top_p=r.top_p, progress=hook)
-        self.done += seq.num_output
-        return tokens
-
-
-def _real(x: Any) -> bool:
-    return isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, bool) and math.isfinite(x)
-
-
-def _check_image(image: Any) -> np.ndarray:
-    if not isinstance(image, np.ndarray):
-        raise GenerationInputError(f"the image must be a numpy uint8 array, got {type(image).__name__}")
-    if image.ndim == 4 and image.shape[0] == 1:
-        image = image[0]
-    if image.dtype != np.uint8 or image.shape != (SIZE, SIZE, 3):
-        raise GenerationInputError(f"the image must be uint8 ({SIZE}, {SIZE}, 3) RGB, got {image.dtype} "
-                                   f"{image.shape}; read uploads with engine.media.read_image")
-    return np.ascontiguousarray(image)
-
-
-def _check_video(video: Any) -> np.ndarray:
-    if not isinstance(video, np.ndarray):
-        raise GenerationInputError(f"the video must be a numpy uint8 array, got {type(video).__name__}")
-    if video.dtype != np.uint8 or video.ndim != 4 or video.shape[1:] != (SIZE, SIZE, 3) or video.shape[0] < 1:
-        raise GenerationInputError(f"the video must be uint8 (T, {SIZE}, {SIZE}, 3) RGB, got {video.dtype} "
-                                   f"{video.shape}; read uploads with engine.media.read_video")
-    return np.ascontiguousarray(video)
-
-
-def _check_audio(audio: Any) -> np.ndarray:
-    if not isinstance(audio, np.ndarray) or not np.issubdtype(audio.dtype, np.floating):
-        raise GenerationInputError("the audio must be a float32 numpy array in [-1, 1]; read uploads with "
-                                   "engine.media.read_audio")
-    if audio.shape != (CLIP_SAMPLES,):
-        raise GenerationInputError(f"the audio must be mono ({CLIP_SAMPLES},) samples at {SAMPLE_RATE} Hz, "
-                                   f"got shape {audio.shape}")
-    if not np.isfinite(audio).all():
-        raise GenerationInputError("the audio contains NaN or infinite samples")
-    return np.clip(audio, -1.0, 1.0).astype(np.float32)

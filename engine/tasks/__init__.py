@@ -1,6 +1,13 @@
 """Tasks as data: layouts of the prefix and the output, batching, and running one through the model."""
 
-from engine.tasks.generate import TransformerStepper, generate
+from engine.tasks.generate import (
+    DECODINGS,
+    DEFAULT_STEPS,
+    CanvasModel,
+    Generated,
+    TransformerStepper,
+    generate,
+)
 from engine.tasks.sequence import (
     IGNORE,
     Batch,
@@ -13,6 +20,7 @@ from engine.tasks.sequence import (
 from engine.tasks.spec import TASKS, TaskSpec, get_task
 
 __all__ = [
-    "IGNORE", "TASKS", "Batch", "Sequence", "TaskSpec", "TransformerStepper", "audio_to_sequence",
-    "build_sequence", "collate", "generate", "get_task", "sequence_to_audio",
+    "DECODINGS", "DEFAULT_STEPS", "IGNORE", "TASKS", "Batch", "CanvasModel", "Generated", "Sequence", "TaskSpec",
+    "TransformerStepper", "audio_to_sequence", "build_sequence", "collate", "generate", "get_task",
+    "sequence_to_audio",
 ]

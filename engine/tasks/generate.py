@@ -1,18 +1,27 @@
-"""Run one task instance through the transformer with the autoregressive decoder.
+"""Run one task instance through the transformer with either decoder.
 
-The glue between the three parts: `TransformerStepper` binds a `Transformer` to one request (text,
-grid positions, KV cache) in the shape `engine.sampling.Stepper` expects, and `generate` turns a
-`Sequence` into the output token grid.
+The glue between the three parts. `TransformerStepper` binds a `Transformer` to one request (text,
+grid positions, KV cache) in the shape `engine.sampling.Stepper` expects (autoregressive);
+`CanvasModel` does the same for the masked decoder: it writes the current output tokens into the
+whole sequence and runs it bidirectionally (`prefix_len=None`), the logits at position i predicting
+the token at i. `generate` turns a `Sequence` into the output token grid with either of them and
+counts the model's forward passes (a guided pass runs its two rows as one batch and counts once).
 """
 
 from __future__ import annotations
 
+from typing import Literal, NamedTuple
+
 import torch
 from torch import Tensor
 
-from engine.sampling import Progress, generate_autoregressive
+from engine.sampling import OnStep, Progress, generate_autoregressive, generate_masked
 from engine.tasks.sequence import Sequence
 from engine.transformer.model import Transformer
+
+Decoding = Literal["autoregressive", "masked"]
+DECODINGS: tuple[str, ...] = ("autoregressive", "masked")
+DEFAULT_STEPS = 12  # MaskGIT / MAGVIT
 
 
 class TransformerStepper:
@@ -22,15 +31,43 @@ class TransformerStepper:
     def __init__(self, model: Transformer, length: int, grid: Tensor, text: Tensor | None = None,
                  text_mask: Tensor | None = None) -> None:
         self.model, self.grid, self.text, self.text_mask = model, grid, text, text_mask
+        self.calls = 0
         model.setup_caches(grid.shape[0], length)
 
     def prefill(self, ids: Tensor) -> Tensor:
+        self.calls += 1
         P = ids.shape[1]
         return self.model.prefill(ids, self.text, self.text_mask, self.grid[:, :P])  # (B', V)
 
     def decode(self, tokens: Tensor, pos: int) -> Tensor:
+        self.calls += 1
         grid = self.grid[:, pos:pos + tokens.shape[1]]
         return self.model.decode(tokens, pos, grid)[:, -1]  # (B', V)
+
+
+class CanvasModel:
+    """The masked decoder's model: output ids (B', N) and positions (B', n) -> logits (B', n, V) at those
+    output positions, from one bidirectional pass over the whole sequence `ids` (1, L) with the output
+    block replaced. Only the requested rows reach the output heads (the prefix's never do)."""
+
+    def __init__(self, model: Transformer, seq: Sequence, ids: Tensor, grid: Tensor, text: Tensor | None = None,
+                 text_mask: Tensor | None = None) -> None:
+        self.model, self.output, self.ids = model, seq.output, ids
+        self.grid, self.text, self.text_mask = grid, text, text_mask
+        self.calls = 0
+
+    def __call__(self, tokens: Tensor, positions: Tensor) -> Tensor:
+        self.calls += 1
+        ids = self.ids.expand(tokens.shape[0], -1).clone()  # (B', L)
+        ids[:, self.output] = tokens
+        h = self.model.features(ids, None, self.text, self.text_mask, self.grid)[:, self.output]  # (B', N, C)
+        h = h.gather(1, positions[..., None].expand(-1, -1, h.shape[-1]))  # (B', n, C)
+        return self.model.logits(h)  # (B', n, V)
+
+
+class Generated(NamedTuple):
+    tokens: Tensor  # video (t, h, w) or audio (levels, frames) indices, on the CPU
+    forward_passes: int  # transformer calls (prefill + decodes, or one per masked step)
 
 
 @torch.no_grad()
@@ -45,15 +82,23 @@ def generate(
     temperature: float = 1.0,
     top_k: int | None = None,
     top_p: float | None = None,
+    decoding: Decoding = "autoregressive",
+    steps: int = DEFAULT_STEPS,
     progress: Progress | None = None,
-) -> Tensor:
-    """Generate the output of `seq` -> its token grid: video (t, h, w) or audio (levels, frames) indices.
+    on_step: OnStep | None = None,
+) -> Generated:
+    """Generate the output of `seq` -> (its token grid, the number of forward passes).
 
     text (Lt, text_dim) and text_mask (Lt,) fill the sequence's text slots (Lt = seq.text_len); without
     text the slots stay hidden (no prompt). cfg_scale guides against the same sequence with the
     prompt hidden, so it needs a prompt. The known output tokens are kept exactly. The generator
     must live on the model's device (torch.Generator("cuda") on a GPU).
+    decoding "masked" runs MaskGIT in `steps` bidirectional passes (`engine.sampling.masked`);
+    on_step(s, guesses (1, N)) then sees every output position's current best guess after step s.
+    progress(done, N) counts decided output tokens in both modes.
     """
+    if decoding not in DECODINGS:
+        raise ValueError(f"decoding must be one of {DECODINGS}, got {decoding!r}")
     if text is not None and text.shape[0] != seq.text_len:
         raise ValueError(f"the sequence has {seq.text_len} text slots, the text has {text.shape[0]} tokens")
     if cfg_scale is not None and text is None:
@@ -67,16 +112,22 @@ def generate(
         if cfg_scale is not None:  # rows: [conditional, unconditional (prompt hidden)]
             text, text_mask = text.repeat(2, 1, 1), torch.cat((text_mask, torch.zeros_like(text_mask)))
             grid = grid.repeat(2, 1, 1)
+    sampling = {"temperature": temperature, "top_k": top_k, "top_p": top_p, "cfg_scale": cfg_scale,
+                "progress": progress}
+    allowed, known = seq.allowed.to(device), seq.known.to(device)
     was_training = model.training
     model.eval()  # no dropout while decoding, even when called from a training loop
-    stepper = TransformerStepper(model, len(seq), grid, text, text_mask)
     try:
-        out = generate_autoregressive(
-            stepper, ids[:, :seq.prefix_len], seq.num_output, generator, allowed=seq.allowed.to(device),
-            forced_mask=seq.known, forced_values=ids[:, seq.output], temperature=temperature, top_k=top_k,
-            top_p=top_p, cfg_scale=cfg_scale, progress=progress,
-        )
+        if decoding == "masked":
+            runner = CanvasModel(model, seq, ids, grid, text, text_mask)
+            out = generate_masked(runner, ids[:, seq.output], known, generator, mask_id=seq.vocab.mask,
+                                  steps=steps, allowed=allowed, on_step=on_step, **sampling)
+        else:
+            runner = TransformerStepper(model, len(seq), grid, text, text_mask)
+            out = generate_autoregressive(runner, ids[:, :seq.prefix_len], seq.num_output, generator,
+                                          allowed=allowed, forced_mask=known, forced_values=ids[:, seq.output],
+                                          **sampling)
     finally:
         model.clear_caches()
         model.train(was_training)
-    return seq.output_tokens(out[0].cpu())
+    return Generated(seq.output_tokens(out[0].cpu()), runner.calls)

@@ -196,10 +196,11 @@ class Batch:
     tasks: list[str]
 
 
-def collate(seqs: list[Sequence]) -> Batch:
+def collate(seqs: list[Sequence], targets: list[Tensor | None] | None = None) -> Batch:
     """Pad to the longest sequence. Padding comes after every real token, so causal attention never
     lets a real token see it, and it carries no loss. Text slots must agree: the model places the
-    text embeddings (B, text_len, D) at positions [1, 1 + text_len) of every row that has them."""
+    text embeddings (B, text_len, D) at positions [1, 1 + text_len) of every row that has them.
+    `targets` overrides a row's next-token targets (masked-mode rows predict their own positions)."""
     text_lens = {s.text_len for s in seqs} - {0}
     if len(text_lens) > 1:
         raise ValueError(f"sequences in a batch need one text_len, got {sorted(text_lens)}")
@@ -207,8 +208,10 @@ def collate(seqs: list[Sequence]) -> Batch:
     pad = seqs[0].vocab.pad
     ids = torch.full((len(seqs), L), pad, dtype=torch.long)
     grid = torch.zeros(len(seqs), L, 3, dtype=torch.long)
-    targets = torch.full((len(seqs), L), IGNORE, dtype=torch.long)
+    targets_out = torch.full((len(seqs), L), IGNORE, dtype=torch.long)
     for row, s in enumerate(seqs):
-        ids[row, :len(s)], grid[row, :len(s)], targets[row, :len(s)] = s.ids, s.grid, s.targets()
+        given = None if targets is None else targets[row]
+        ids[row, :len(s)], grid[row, :len(s)] = s.ids, s.grid
+        targets_out[row, :len(s)] = s.targets() if given is None else given
     prefix_len = torch.tensor([s.prefix_len for s in seqs])
-    return Batch(ids=ids, grid=grid, prefix_len=prefix_len, targets=targets, tasks=[s.task for s in seqs])
+    return Batch(ids=ids, grid=grid, prefix_len=prefix_len, targets=targets_out, tasks=[s.task for s in seqs])

@@ -9,6 +9,7 @@ costs it once. For every world seed it stores, as safetensors shards of `--shard
 
     video     (N, t, h, w)    the clip's video tokens (image_to_video uses latent frame 0: the
                               causal tokenizer encodes frame 0 alone, so it is the image's tokens)
+    last_image (N, 1, h, w)   the clip's last frame encoded as an image (interpolate's end frame)
     ext_prev  (N, t', h, w)   tokens of the clip's first `window` frames  } extend: a half-clip
     ext_next  (N, t', h, w)   tokens of its last `window` frames          } context, then what follows
     control   (N, t, h, w)    tokens of the clip's silhouette control video (engine.structure)
@@ -45,10 +46,10 @@ from engine.structure import control_video
 from engine.training.data import video_to_tensor
 from engine.world import EVAL_SEED_START, sample_pair
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 MANIFEST = "manifest.json"
 CLIP_FRAMES, SIZE = 17, 64
-TOKEN_FIELDS = ("video", "ext_prev", "ext_next", "control", "styled", "audio")
+TOKEN_FIELDS = ("video", "last_image", "ext_prev", "ext_next", "control", "styled", "audio")
 
 
 def state_hash(module: torch.nn.Module) -> str:
@@ -107,6 +108,7 @@ def encode_seeds(seeds: list[int], video_tokenizer: Any, audio_tokenizer: Any, t
 
     out = {
         "video": enc(first),
+        "last_image": enc(first[:, :, -1:]),
         "ext_prev": enc(first[:, :, CLIP_FRAMES - 2 * window + 1:CLIP_FRAMES - window + 1]),
         "ext_next": enc(first[:, :, CLIP_FRAMES - window:]),
         "control": enc(control),

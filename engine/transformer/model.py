@@ -18,6 +18,15 @@ Maps token ids (plus optional text embeddings) to logits and nothing else; sampl
   only sees relative offsets, and the KV-cache step just rotates by `pos`. The 1D offset between
   vertically adjacent video tokens is w, which a small model learns slowly, so the grid embedding
   tells every video token its (t, h, w) directly, identically in every task and segment.
+- Video tokens are factorised (MAGVIT-v2, arXiv 2310.05737, section 3.1): an LFQ index is its bits,
+  so a 2^14 code is split into `video_factors` sub-tokens of 7 bits. Its input embedding is the sum of
+  one embedding per sub-token, and the output head predicts each sub-token with its own small
+  softmax; the joint logit of a code is the sum of its sub-token logits, so the joint distribution
+  over the video codes is the product of the sub-token distributions. The head then costs
+  2 x 128 outputs instead of 16,384 (it was two thirds of a training step on the CPU), and every
+  sub-token embedding is trained by 128x more tokens than a per-code one. `logits` still returns
+  the whole vocabulary, so sampling, guidance and top-k/top-p work on codes as before. Special and
+  audio ids keep an ordinary embedding table and head.
 - KV cache (gpt-fast): `setup_caches`, then `prefill(prefix)` and `decode(tokens, pos)` /
   `decode_one(token, pos)`; the result equals a full forward pass up to float rounding.
 
@@ -50,6 +59,7 @@ class TransformerConfig:
     text_dim: int = 384  # all-MiniLM-L6-v2 per-token embeddings
     grid_size: tuple[int, int, int] = (8, 16, 16)  # largest (t, h, w) video latent grid
     mlp_hidden: int = 0  # SwiGLU width; 0 -> 8/3 * d_model rounded up to a multiple of 64
+    video_factors: int = 2  # sub-tokens per video code (its bits split as evenly as possible)
     dropout: float = 0.0
     rope_theta: float = 10000.0
 
@@ -66,6 +76,21 @@ class TransformerConfig:
         if self.mlp_hidden == 0:
             self.mlp_hidden = 64 * math.ceil(8 * self.d_model / 3 / 64)
         _ = self.vocab  # validates the vocabulary fields
+        _ = self.factor_sizes  # validates video_factors
+
+    @property
+    def factor_sizes(self) -> tuple[int, ...]:
+        """Values of each video sub-token, most significant first: 2^14 codes in 2 factors -> (128, 128).
+
+        A code is its sub-tokens' mixed-radix number: code = d0 * sizes[1] + d1 for two factors.
+        """
+        bits = self.video_vocab.bit_length() - 1
+        if self.video_factors == 1:
+            return (self.video_vocab,)
+        if self.video_factors < 1 or 1 << bits != self.video_vocab or self.video_factors > bits:
+            raise ValueError("video_factors must be 1, or split a power-of-two video_vocab into >= 1-bit parts")
+        q, r = divmod(bits, self.video_factors)
+        return tuple(1 << (q + (i < r)) for i in range(self.video_factors))
 
     @property
     def vocab(self) -> Vocab:
@@ -182,13 +207,16 @@ class Transformer(Component):
         super().__init__(config)
         c = config
         self.text_id = c.vocab.text
-        self.tok_emb = nn.Embedding(c.vocab_size, c.d_model)
+        self.video_lo, self.video_hi = c.vocab.video_range
+        self.tok_emb = nn.Embedding(c.vocab_size - c.video_vocab, c.d_model)  # special + audio ids
+        self.video_emb = nn.ModuleList(nn.Embedding(n, c.d_model) for n in c.factor_sizes)
         self.text_proj = nn.Linear(c.text_dim, c.d_model)
         self.grid_emb = nn.ModuleList(nn.Embedding(n + 1, c.d_model, padding_idx=0) for n in c.grid_size)
         self.drop = nn.Dropout(c.dropout)
         self.blocks = nn.ModuleList(Block(c) for _ in range(c.n_layers))
         self.norm = nn.RMSNorm(c.d_model)
-        self.head = nn.Linear(c.d_model, c.vocab_size, bias=False)
+        self.head = nn.Linear(c.d_model, c.vocab_size - c.video_vocab, bias=False)  # special + audio ids
+        self.video_head = nn.Linear(c.d_model, sum(c.factor_sizes), bias=False)  # every sub-token's logits
         self.register_buffer("cache_valid", None, persistent=False)  # (B, max_len) bool once set up
         self.apply(self._init_weights)
         for name, p in self.named_parameters():  # GPT-2: scale the residual projections by depth
@@ -206,11 +234,55 @@ class Transformer(Component):
             if m.padding_idx is not None:
                 m.weight.data[m.padding_idx].zero_()
 
+    # ---- vocabulary: factorised video codes, a plain table for the rest ---------------------------
+    def _split(self, ids: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """ids (...) -> is_video (...), other index into tok_emb/head (...), sub-tokens (..., F)."""
+        is_video = (ids >= self.video_lo) & (ids < self.video_hi)
+        other = torch.where(ids >= self.video_hi, ids - self.config.video_vocab, ids).masked_fill(is_video, 0)
+        code = (ids - self.video_lo).clamp(0, self.config.video_vocab - 1)
+        digits, place = [], self.config.video_vocab
+        for size in self.config.factor_sizes:
+            place //= size
+            digits.append(code // place % size)
+        return is_video, other, torch.stack(digits, -1)
+
+    def embed_tokens(self, ids: Tensor) -> Tensor:
+        """ids (B, T) -> (B, T, C): a video code is the sum of its sub-token embeddings."""
+        is_video, other, digits = self._split(ids)
+        video = sum(emb(digits[..., i]) for i, emb in enumerate(self.video_emb))
+        return torch.where(is_video[..., None], video, self.tok_emb(other))
+
+    def logits(self, h: Tensor) -> Tensor:
+        """Hidden states (..., C) -> logits over the whole vocabulary (..., V).
+
+        A video code's logit is the sum of its sub-tokens' logits, so a softmax over the video range
+        is the product of the sub-token softmaxes. Comparing a video logit with a special or audio
+        one means nothing: samplers always cut the logits to one id range first.
+        """
+        other = self.head(h)  # (..., num_special + audio ids)
+        joint = None
+        for part in self.video_head(h).split(self.config.factor_sizes, -1):  # (..., size_f) each
+            joint = part if joint is None else (joint[..., :, None] + part[..., None, :]).flatten(-2)
+        n = self.video_lo
+        return torch.cat((other[..., :n], joint, other[..., n:]), -1)
+
+    def token_losses(self, h: Tensor, targets: Tensor) -> Tensor:
+        """Cross-entropy of targets (N,) under hidden states h (N, C) -> (N,), without ever forming
+        the 20k-wide logits: a video target costs one small softmax per sub-token. Both heads run
+        even on an empty selection, so every parameter gets a gradient (DDP needs that)."""
+        is_video, other, digits = self._split(targets)
+        loss = torch.zeros(targets.shape, dtype=torch.float32, device=h.device)
+        loss[~is_video] = F.cross_entropy(self.head(h[~is_video]).float(), other[~is_video], reduction="none")
+        parts = self.video_head(h[is_video]).float().split(self.config.factor_sizes, -1)  # (n, size_f) each
+        d = digits[is_video]  # (n, F)
+        loss[is_video] = sum(F.cross_entropy(part, d[:, i], reduction="none") for i, part in enumerate(parts))
+        return loss
+
     # ---- shared pieces -------------------------------------------------------------------------
     def _embed(self, ids: Tensor, text: Tensor | None, text_mask: Tensor | None,
                grid: Tensor | None) -> tuple[Tensor, Tensor]:
         """ids (B, T) starting at position 0 when `text` is given -> x (B, T, C), key_valid (B, T)."""
-        x = self.tok_emb(ids)  # (B, T, C)
+        x = self.embed_tokens(ids)  # (B, T, C)
         is_text = ids == self.text_id  # (B, T)
         valid = ~is_text
         if text is not None:
@@ -235,17 +307,31 @@ class Transformer(Component):
 
     # ---- full sequence (training, scoring, masked decoding) ---------------------------------------
     def forward(self, ids: Tensor, prefix_len: int | Tensor | None, text: Tensor | None = None,
-                text_mask: Tensor | None = None, grid: Tensor | None = None) -> Tensor:
+                text_mask: Tensor | None = None, grid: Tensor | None = None,
+                targets: Tensor | None = None) -> Tensor:
         """ids (B, L), text (B, Lt, text_dim), text_mask (B, Lt), grid (B, L, 3) -> logits (B, L, V).
 
-        `prefix_len` (int or (B,)) positions attend bidirectionally; None = all of them.
+        `prefix_len` (int or (B,)) positions attend bidirectionally; None = all of them. With
+        `targets` (B, L) (negative = no loss) it returns the per-token losses (B, L) instead, 0 where
+        there is no target; only the target positions reach the output heads.
         """
+        h = self.features(ids, prefix_len, text, text_mask, grid)  # (B, L, C)
+        if targets is None:
+            return self.logits(h)
+        has = targets >= 0
+        losses = torch.zeros(targets.shape, dtype=torch.float32, device=h.device)
+        losses[has] = self.token_losses(h[has], targets[has])
+        return losses
+
+    def features(self, ids: Tensor, prefix_len: int | Tensor | None, text: Tensor | None = None,
+                 text_mask: Tensor | None = None, grid: Tensor | None = None) -> Tensor:
+        """As `forward`, up to the final norm: hidden states (B, L, C) for `logits` or `token_losses`."""
         L = ids.shape[1]
         if self.config.max_seq_len < L:
             raise ValueError(f"sequence of {L} tokens exceeds max_seq_len {self.config.max_seq_len}")
         pos = torch.arange(L, device=ids.device)
         x, valid = self._embed(ids, text, text_mask, grid)
-        return self.head(self._run(x, pos, attention_mask(pos, pos, prefix_len, valid), cached=False))
+        return self._run(x, pos, attention_mask(pos, pos, prefix_len, valid), cached=False)
 
     # ---- KV-cached decoding --------------------------------------------------------------------
     def setup_caches(self, batch_size: int, max_len: int | None = None,
@@ -284,7 +370,7 @@ class Transformer(Component):
         if self.cache_valid is not None:
             self.cache_valid.zero_()  # forget the previous request
         pos, mask = self._cached_mask(0, valid, prefix_len=ids.shape[1])
-        return self.head(self._run(x, pos, mask, cached=True)[:, -1])
+        return self.logits(self._run(x, pos, mask, cached=True)[:, -1])
 
     @torch.no_grad()
     def decode(self, tokens: Tensor, pos: int, grid: Tensor | None = None) -> Tensor:
@@ -294,7 +380,7 @@ class Transformer(Component):
         """
         x, valid = self._embed(tokens, None, None, grid)
         positions, mask = self._cached_mask(pos, valid, prefix_len=0)  # causal
-        return self.head(self._run(x, positions, mask, cached=True))
+        return self.logits(self._run(x, positions, mask, cached=True))
 
     def decode_one(self, token: Tensor, pos: int, grid: Tensor | None = None) -> Tensor:
         """token (B,) at position pos, grid (B, 3) -> logits (B, V) for position pos + 1."""

@@ -9,6 +9,10 @@ Every row of a batch is one task instance: the task is drawn from `--task-weight
 uniformly from the cache, and the sequence laid out by `engine.tasks.build_sequence` (VideoPoet
 layout); `collate` pads a mixed batch. Loss: next-token cross-entropy on the output tokens that are
 not given (in/outpainting's kept tokens and image_to_video/extend's first frame carry none).
+A `--masked-share` of the video-output rows trains the same backbone for MAGVIT's masked decoding
+instead (`masked_row`): a cosine-schedule share of the unknown output tokens becomes [MASK], the
+known ones stay in place (COMMIT), the row attends bidirectionally and each masked position
+predicts its own token. Their losses are logged as `masked_<task>`.
 Captions are dropped (text slots hidden) with probability `--caption-dropout` for tasks whose
 prompt is required and `--optional-caption-dropout` for tasks where the user may leave it out, so
 classifier-free guidance and prompt-free requests both have training signal.
@@ -29,15 +33,15 @@ import math
 import os
 import time
 from contextlib import nullcontext
+from dataclasses import replace
 from pathlib import Path
 
 import torch
 import torch.distributed as dist
-import torch.nn.functional as F
 
 from engine.components import config_to_dict
 from engine.masks import OUTPAINT_PRESETS, outpaint_mask, pixel_to_token_mask
-from engine.tasks import IGNORE, build_sequence, collate
+from engine.tasks import IGNORE, build_sequence, collate, get_task
 from engine.tasks.sequence import Sequence
 from engine.training import distributed as D
 from engine.training.run import JsonLog, RunClock, eval_and_checkpoint, export_weights, set_learning_rate, warmup_cosine
@@ -46,14 +50,15 @@ from engine.transformer.model import Transformer, TransformerConfig
 from engine.transformer.vocab import MASK_INDEX, Vocab
 
 TRAIN_TASKS: tuple[str, ...] = (
-    "text_to_video", "text_to_image", "image_to_video", "extend", "inpaint", "outpaint", "stylize",
+    "text_to_video", "text_to_image", "image_to_video", "extend", "interpolate", "inpaint", "outpaint", "stylize",
     "video_to_audio", "audio_to_video", "unconditional",
 )
 DEFAULT_WEIGHTS = {
-    "text_to_video": 0.22, "text_to_image": 0.04, "image_to_video": 0.10, "extend": 0.10, "inpaint": 0.08,
-    "outpaint": 0.08, "stylize": 0.10, "video_to_audio": 0.12, "audio_to_video": 0.10, "unconditional": 0.06,
+    "text_to_video": 0.22, "text_to_image": 0.04, "image_to_video": 0.09, "extend": 0.09, "interpolate": 0.05,
+    "inpaint": 0.07, "outpaint": 0.07, "stylize": 0.09, "video_to_audio": 0.11, "audio_to_video": 0.09,
+    "unconditional": 0.06,
 }
-OPTIONAL_PROMPT = {"image_to_video", "extend", "inpaint", "outpaint", "audio_to_video"}
+OPTIONAL_PROMPT = {"image_to_video", "extend", "interpolate", "inpaint", "outpaint", "audio_to_video"}
 IMAGE_SHARE = 0.2  # in/outpainting examples made on a single image (latent frame 0)
 
 
@@ -103,6 +108,8 @@ def make_example(cache: TokenCache, index: int, task: str, g: torch.Generator, v
         output, kwargs = video, {"input_video": video[:1]}
     elif task == "extend":
         output, kwargs = cache.ext_next[index], {"input_video": cache.ext_prev[index]}
+    elif task == "interpolate":  # first and last pixel frames, each encoded as an image
+        output, kwargs = video, {"input_video": torch.cat((video[:1], cache.last_image[index]))}
     elif task in ("inpaint", "outpaint"):
         source = video[:1] if torch.rand(1, generator=g) < IMAGE_SHARE else video
         if task == "inpaint":
@@ -135,18 +142,44 @@ def make_example(cache: TokenCache, index: int, task: str, g: torch.Generator, v
     return seq, text, text_mask
 
 
+def masked_row(seq: Sequence, g: torch.Generator) -> tuple[Sequence, torch.Tensor]:
+    """Turn a sequence into a masked-mode (MAGVIT / MaskGIT) row -> (sequence, targets (L,)).
+
+    A cosine-schedule share of the unknown output tokens becomes [MASK]; the known ones (first
+    frame, kept region) stay in place inside the canvas (COMMIT conditioning). The whole row attends
+    bidirectionally (prefix = the row) and each masked position predicts its own token.
+    """
+    unknown = (~seq.known).nonzero().squeeze(1) + seq.output.start  # (U,) sequence positions
+    ratio = math.cos(math.pi / 2 * float(torch.rand(1, generator=g)))
+    hidden = unknown[torch.randperm(len(unknown), generator=g)[:max(1, math.ceil(ratio * len(unknown)))]]
+    targets = torch.full_like(seq.ids, IGNORE)
+    targets[hidden] = seq.ids[hidden]
+    return replace(seq, ids=seq.ids.index_fill(0, hidden, seq.vocab.mask), prefix_len=len(seq)), targets
+
+
 def make_batch(cache: TokenCache, vocab: Vocab, tasks: list[str], probs: torch.Tensor, batch_size: int,
-               g: torch.Generator, caption_dropout: float, optional_dropout: float):
-    rows = []
+               g: torch.Generator, caption_dropout: float, optional_dropout: float, masked_share: float = 0.0):
+    """-> (Batch, text (B, Lt, D), text_mask (B, Lt), row names: the task, "masked_"-prefixed for masked rows).
+
+    All rows of a batch share one task, drawn from `probs`: tasks differ in length (320 to 817
+    tokens), and a mixed batch would pad every row to its longest one.
+    """
+    seqs, targets, texts, masks, names = [], [], [], [], []
+    drawn = tasks[int(torch.multinomial(probs, 1, generator=g))]
     for _ in range(batch_size):
-        task = tasks[int(torch.multinomial(probs, 1, generator=g))]
+        task = drawn
         index = int(torch.randint(len(cache), (1,), generator=g))
-        rows.append(make_example(cache, index, task, g, vocab, caption_dropout=caption_dropout,
-                                 optional_dropout=optional_dropout))
-    batch = collate([r[0] for r in rows])
-    text = torch.stack([r[1] for r in rows])
-    text_mask = torch.stack([r[2] for r in rows])
-    return batch, text, text_mask
+        seq, text, text_mask = make_example(cache, index, task, g, vocab, caption_dropout=caption_dropout,
+                                            optional_dropout=optional_dropout)
+        target = None
+        if seq.modality == "video" and torch.rand(1, generator=g) < masked_share:
+            (seq, target), task = masked_row(seq, g), f"masked_{task}"
+        seqs.append(seq)
+        targets.append(target)
+        texts.append(text)
+        masks.append(text_mask)
+        names.append(task)
+    return collate(seqs, targets), torch.stack(texts), torch.stack(masks), names
 
 
 def batch_losses(model, batch, text, text_mask, device, amp: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -154,42 +187,53 @@ def batch_losses(model, batch, text, text_mask, device, amp: bool) -> tuple[torc
     ids, grid, targets = batch.ids.to(device), batch.grid.to(device), batch.targets.to(device)
     context = torch.autocast("cuda", dtype=torch.bfloat16) if amp else nullcontext()
     with context:
-        logits = model(ids, batch.prefix_len.to(device), text.to(device), text_mask.to(device), grid)
-    per_token = F.cross_entropy(logits.float().flatten(0, 1), targets.flatten(), ignore_index=IGNORE,
-                                reduction="none").view(targets.shape)
+        per_token = model(ids, batch.prefix_len.to(device), text.to(device), text_mask.to(device), grid,
+                          targets=targets)  # (B, L), 0 where there is no target
     counts = (targets != IGNORE).sum(1)
     sums = per_token.sum(1)
     return sums.sum() / counts.sum().clamp(min=1), sums.detach(), counts
 
 
-def task_stats(tasks: list[str], batch_tasks: list[str], sums: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
-    """(2, len(tasks)) loss sums and target counts per task."""
-    out = torch.zeros(2, len(tasks), dtype=torch.float64)
-    for row, name in enumerate(batch_tasks):
-        out[0, tasks.index(name)] += float(sums[row])
-        out[1, tasks.index(name)] += float(counts[row])
+def stat_names(tasks: list[str], masked: bool) -> list[str]:
+    """The loss columns: every task, then "masked_<task>" for the video tasks when masked rows train."""
+    return tasks + ([f"masked_{t}" for t in tasks if get_task(t).output == "video"] if masked else [])
+
+
+def task_stats(names: list[str], row_names: list[str], sums: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
+    """(2, len(names)) loss sums and target counts per column."""
+    out = torch.zeros(2, len(names), dtype=torch.float64)
+    for row, name in enumerate(row_names):
+        out[0, names.index(name)] += float(sums[row])
+        out[1, names.index(name)] += float(counts[row])
     return out
 
 
 @torch.no_grad()
 def evaluate(model: Transformer, cache: TokenCache, vocab: Vocab, tasks: list[str], device: torch.device,
-             examples_per_task: int, batch_size: int, amp: bool) -> dict[str, float]:
-    """Per-task held-out loss on fixed examples (same draws every time), captions kept."""
+             examples_per_task: int, batch_size: int, amp: bool, masked: bool) -> dict[str, float]:
+    """Per-task held-out loss on fixed examples (same draws every time), captions kept; with
+    `masked`, also each video task's masked-mode loss on the same examples."""
     was_training = model.training
     model.eval()
-    g = torch.Generator().manual_seed(1234)
-    stats = torch.zeros(2, len(tasks), dtype=torch.float64)
-    for task in tasks:
-        rows = [make_example(cache, i % len(cache), task, g, vocab, caption_dropout=0.0, optional_dropout=0.0)
-                for i in range(examples_per_task)]
+    names = stat_names(tasks, masked)
+    stats = torch.zeros(2, len(names), dtype=torch.float64)
+    for name in names:
+        task = name.removeprefix("masked_")
+        g = torch.Generator().manual_seed(1234)
+        rows = []
+        for i in range(examples_per_task):
+            seq, text, mask = make_example(cache, i % len(cache), task, g, vocab, caption_dropout=0.0,
+                                           optional_dropout=0.0)
+            seq, target = masked_row(seq, g) if name != task else (seq, None)
+            rows.append((seq, target, text, mask))
         for start in range(0, len(rows), batch_size):
             chunk = rows[start:start + batch_size]
-            batch = collate([r[0] for r in chunk])
-            text, mask = torch.stack([r[1] for r in chunk]), torch.stack([r[2] for r in chunk])
+            batch = collate([r[0] for r in chunk], [r[1] for r in chunk])
+            text, mask = torch.stack([r[2] for r in chunk]), torch.stack([r[3] for r in chunk])
             _, sums, counts = batch_losses(model, batch, text, mask, device, amp)
-            stats += task_stats(tasks, batch.tasks, sums, counts)
+            stats += task_stats(names, [name] * len(chunk), sums, counts)
     model.train(was_training)
-    per_task = {t: float(stats[0, i] / stats[1, i]) for i, t in enumerate(tasks) if stats[1, i] > 0}
+    per_task = {t: float(stats[0, i] / stats[1, i]) for i, t in enumerate(names) if stats[1, i] > 0}
     return {"val_loss": float(stats[0].sum() / stats[1].sum()), **{f"val_{k}": v for k, v in per_task.items()}}
 
 
@@ -221,6 +265,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--task-weights", default=None, help='e.g. "text_to_video=0.3,stylize=0.2"')
     p.add_argument("--caption-dropout", type=float, default=0.1)
     p.add_argument("--optional-caption-dropout", type=float, default=0.5)
+    p.add_argument("--masked-share", type=float, default=0.3,
+                   help="share of video-output rows trained in masked (MAGVIT) mode; 0 = autoregressive only")
     p.add_argument("--log-every", type=int, default=20)
     p.add_argument("--eval-every", type=int, default=500)
     p.add_argument("--eval-examples", type=int, default=32, help="held-out examples per task")
@@ -305,7 +351,8 @@ def main(argv: list[str] | None = None) -> None:
         nonlocal best
         if not info.is_main or val_cache is None:
             return
-        metrics = evaluate(model, val_cache, vocab, tasks, info.device, args.eval_examples, args.batch_size, amp)
+        metrics = evaluate(model, val_cache, vocab, tasks, info.device, args.eval_examples, args.batch_size, amp,
+                           masked=args.masked_share > 0)
         if metrics["val_loss"] < best:
             best = metrics["val_loss"]
             model.save_pretrained(args.out / "best")
@@ -313,28 +360,30 @@ def main(argv: list[str] | None = None) -> None:
 
     clock = RunClock(args.max_minutes, args.ckpt_minutes)
     last_log = time.monotonic()
-    window = torch.zeros(2, len(tasks), dtype=torch.float64)
+    names = stat_names(tasks, args.masked_share > 0)
+    window = torch.zeros(2, len(names), dtype=torch.float64)
     window_tokens = 0
     ddp.train()
     while step < args.steps:
         set_learning_rate(optimizer, learning_rate(step, args))
         g = torch.Generator().manual_seed(((args.seed * 1_000_003 + step) * info.world_size + info.rank) % 2**63)
-        batch, text, text_mask = make_batch(cache, vocab, tasks, probs, args.batch_size, g,
-                                            args.caption_dropout, args.optional_caption_dropout)
+        batch, text, text_mask, row_names = make_batch(cache, vocab, tasks, probs, args.batch_size, g,
+                                                       args.caption_dropout, args.optional_caption_dropout,
+                                                       args.masked_share)
         loss, sums, counts = batch_losses(ddp, batch, text, text_mask, info.device, amp)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), args.grad_clip or math.inf)
         optimizer.step()
         step += 1
-        window += task_stats(tasks, batch.tasks, sums, counts)
+        window += task_stats(names, row_names, sums, counts)
         window_tokens += int(batch.ids.numel())
         if step % args.log_every == 0 or step == args.steps:
             stats = window.clone()
             if dist.is_initialized():
                 dist.all_reduce(stats)
             per_task = {f"loss_{t}": round(float(stats[0, i] / stats[1, i]), 4)
-                        for i, t in enumerate(tasks) if stats[1, i] > 0}
+                        for i, t in enumerate(names) if stats[1, i] > 0}
             elapsed = time.monotonic() - last_log
             log({"step": step, "loss": float(stats[0].sum() / stats[1].sum().clamp(min=1)), **per_task,
                  "grad_norm": float(grad_norm), "lr": learning_rate(step - 1, args),

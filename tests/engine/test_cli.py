@@ -22,3 +22,13 @@ def test_out_of_range_seed_is_refused(tmp_path):
     result = subprocess.run([sys.executable, "-m", "engine", "world", "--seed", "-1", "--out", str(tmp_path / "x.mp4")],
                             capture_output=True, text=True)
     assert result.returncode == 2 and "--seed" in result.stderr
+
+
+def test_generate_help_documents_masked_decoding_and_interpolate_and_refuses_unknown_decodings(tmp_path):
+    help_text = subprocess.run([sys.executable, "-m", "engine", "generate", "--help"], capture_output=True,
+                               text=True).stdout
+    assert "--decoding {autoregressive,masked}" in help_text and "--steps" in help_text
+    assert "interpolate" in help_text and "--last-image" in help_text
+    result = subprocess.run([sys.executable, "-m", "engine", "generate", "--task", "text_to_video", "--decoding",
+                             "diffusion", "--out", str(tmp_path / "x.mp4")], capture_output=True, text=True)
+    assert result.returncode == 2 and "--decoding" in result.stderr

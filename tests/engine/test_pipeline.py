@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -172,6 +173,13 @@ def test_bad_inputs_raise_clear_errors(engine, clip):
         ({"task": "text_to_video", "prompt": "a b", "seed": -3}, "seed"),
         ({"task": "text_to_video", "prompt": "a b", "num_clips": 2}, "extend"),
         ({"task": "extend", "video": clip.video, "num_clips": 0}, "num_clips"),
+        ({"task": "interpolate"}, "needs a video"),
+        ({"task": "interpolate", "video": clip.video}, "2 frames"),
+        ({"task": "interpolate", "video": clip.video[:2], "image": clip.video[0]}, "takes no image"),
+        ({"task": "text_to_video", "prompt": "a b", "decoding": "diffusion"}, "decoding"),
+        ({"task": "text_to_video", "prompt": "a b", "decoding": "masked", "steps": 0}, "steps"),
+        ({"task": "text_to_video", "prompt": "a b", "steps": 2.5}, "steps"),
+        ({"task": "text_to_video", "prompt": "a b", "preview": "yes"}, "preview"),
     ]
     for kwargs, message in bad:
         with pytest.raises(GenerationInputError, match=message):
@@ -205,6 +213,92 @@ def test_cli_writes_mp4_and_json(tmp_path, engine):
     assert info["output"]["audio_samples"] == CLIP_SAMPLES
     with pytest.raises(SystemExit, match="needs a prompt"):
         main(["generate", "--task", "text_to_video", "--out", str(tmp_path / "x.mp4")], engine=engine)
+
+
+def test_masked_decoding_runs_in_steps_with_progress_and_a_preview(engine, clip):
+    ticks, previews = [], []
+    result = engine.generate("text_to_video", prompt="a red ball", seed=5, decoding="masked", steps=6,
+                             progress=lambda done, total: ticks.append((done, total)), preview=previews.append)
+    info = result.info
+    assert result.video.shape == (17, 64, 64, 3) and result.audio.shape == (CLIP_SAMPLES,)
+    assert info["settings"]["decoding"] == "masked" and info["settings"]["steps"] == 6
+    sound = info["forward_passes_by_stage"]["sound"]  # the sound stays autoregressive: a pass per token
+    assert info["forward_passes_by_stage"]["generate"] == 6 and sound > 6 and info["forward_passes"] == 6 + sound
+    assert ticks[-1][0] == ticks[-1][1] == info["tokens_generated"]
+    assert all(a[0] <= b[0] for a, b in zip(ticks, ticks[1:], strict=False))
+    assert len(previews) == 6 and all(f.shape == (17, 64, 64, 3) and f.dtype == np.uint8 for f in previews)
+    assert np.array_equal(previews[-1], result.video)  # the last preview is the result
+    again = engine.generate("text_to_video", prompt="a red ball", seed=5, decoding="masked", steps=6)
+    assert torch.equal(again.tokens["video"], result.tokens["video"])
+    ar = engine.generate("text_to_video", prompt="a red ball", seed=5, with_audio=False, preview=previews.append)
+    assert ar.info["settings"]["decoding"] == "autoregressive" and ar.info["settings"]["steps"] is None
+    assert ar.info["forward_passes"] == math.prod(engine.clip_latent) and len(previews) == 6  # no AR preview
+
+    mask = np.zeros((17, 64, 64), dtype=bool)
+    mask[:, 16:48, 16:48] = True
+    inpainted = engine.generate("inpaint", video=clip.video, mask=mask, seed=2, with_audio=False, decoding="masked")
+    source, token_mask = engine.encode_video(clip.video), inpainted.tokens["token_mask"]
+    assert torch.equal(inpainted.tokens["video"][~token_mask], source[~token_mask])
+    assert inpainted.info["forward_passes"] == 12  # the default steps
+
+
+def test_every_task_runs_with_masked_decoding(engine, clip):
+    cases = {
+        "text_to_image": {"prompt": "a red ball"},
+        "image_to_video": {"image": clip.video[0]},
+        "extend": {"video": clip.video},
+        "stylize": {"video": clip.video, "prompt": "a green box on sand"},
+        "video_to_audio": {"video": clip.video},
+        "audio_to_video": {"audio": clip.audio},
+        "unconditional": {},
+    }
+    for task, inputs in cases.items():
+        result = engine.generate(task, seed=1, decoding="masked", steps=2, **inputs)
+        assert result.video.shape[0] == {"text_to_image": 1, "extend": 33}.get(task, 17), task
+        passes = result.info["forward_passes_by_stage"]
+        masked = {"extend": 4}.get(task, 2)  # extend: two half-clip windows
+        if task == "video_to_audio":  # sound is autoregressive: one pass per audio token
+            assert passes["generate"] > 2, task
+        else:
+            assert passes["generate"] == masked and passes.get("sound", masked + 1) > masked, task
+
+
+def test_interpolate_starts_at_the_first_frame_and_conditions_on_both_ends(engine, clip, monkeypatch):
+    ends = clip.video[[0, 16]]
+    encoded, seqs = [], []
+    encode, seq = engine.encode_video, engine._seq
+    monkeypatch.setattr(engine, "encode_video", lambda video: encoded.append(video) or encode(video))
+    monkeypatch.setattr(engine, "_seq", lambda task, shape, **kw: seqs.append((task, kw)) or seq(task, shape, **kw))
+    for decoding in ("autoregressive", "masked"):
+        result = engine.generate("interpolate", video=ends, prompt="a red ball", seed=1, decoding=decoding,
+                                 with_audio=False)
+        assert result.video.shape == (17, 64, 64, 3) and result.audio is None
+        assert torch.equal(result.tokens["video"][:1], encode(ends[:1]))  # forced, not sampled
+    assert [v.shape for v in encoded[:2]] == [(1, 64, 64, 3)] * 2  # each end encoded as an image
+    assert np.array_equal(encoded[0][0], ends[0]) and np.array_equal(encoded[1][0], ends[1])
+    task, kw = seqs[0]
+    assert task == "interpolate" and torch.equal(kw["input_video"], torch.cat([encode(f[None]) for f in ends]))
+
+
+def test_cli_masked_decoding_and_interpolate(tmp_path, engine, clip):
+    from engine.__main__ import main
+    from engine.media import read_video, write_png
+
+    first, last = tmp_path / "first.png", tmp_path / "last.png"
+    write_png(first, clip.video[0])
+    write_png(last, clip.video[16])
+    out = tmp_path / "between.mp4"
+    main(["generate", "--task", "interpolate", "--image", str(first), "--last-image", str(last), "--decoding",
+          "masked", "--steps", "3", "--no-audio", "--out", str(out)], engine=engine)
+    info = json.loads(out.with_suffix(".json").read_text())
+    assert info["task"] == "interpolate" and info["settings"]["decoding"] == "masked"
+    assert info["settings"]["steps"] == 3 and info["forward_passes"] == 3 and info["inputs"]["last_image"]
+    assert read_video(out).shape == (17, 64, 64, 3)
+    with pytest.raises(SystemExit, match="--last-image"):
+        main(["generate", "--task", "interpolate", "--image", str(first), "--out", str(out)], engine=engine)
+    with pytest.raises(SystemExit, match="steps"):
+        main(["generate", "--task", "text_to_video", "--prompt", "a ball", "--decoding", "masked", "--steps", "0",
+              "--out", str(out)], engine=engine)
 
 
 def test_mask_token_layout_is_causal_in_time():
@@ -244,3 +338,25 @@ def test_components_that_do_not_fit_together_are_refused():
     video, audio, _, transformer = tiny_components()
     with pytest.raises(ValueError, match="text_dim"):
         Engine(video, audio, TinyTextEncoder(TinyTextConfig(dim=8)), transformer)
+
+
+def test_bench_decoding_script_compares_both_decoders(engine, tmp_path, monkeypatch, capsys):
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    scripts = Path(__file__).resolve().parents[2] / "scripts"
+    monkeypatch.syspath_prepend(str(scripts))
+    spec = importlib.util.spec_from_file_location("bench_decoding", scripts / "bench_decoding.py")
+    bench = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "bench_decoding", bench)
+    spec.loader.exec_module(bench)
+    monkeypatch.setattr(bench.Engine, "from_pretrained", classmethod(lambda cls, *a, **kw: engine))
+    out = tmp_path / "bench.json"
+    bench.main(["--runs", "1", "--steps", "3", "--sweep", "2", "--score", "1", "--out", str(out)])
+    report = json.loads(out.read_text())
+    assert list(report["speed"]) == ["autoregressive", "masked-2", "masked-3"]
+    assert report["speed"]["masked-3"]["forward_passes_video"] == 3
+    assert report["speed"]["autoregressive"]["forward_passes_video"] == math.prod(engine.clip_latent)
+    assert set(report["quality"]["masked-3"]) >= {"colour", "all_right"}
+    assert "| masked | 3 | 3 |" in capsys.readouterr().out

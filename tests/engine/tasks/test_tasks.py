@@ -4,6 +4,7 @@ import torch
 from engine.tasks import (
     IGNORE,
     TASKS,
+    CanvasModel,
     TaskSpec,
     audio_to_sequence,
     build_sequence,
@@ -130,13 +131,13 @@ def test_generation_keeps_known_tokens_exactly_and_respects_audio_levels():
     kw = task_inputs("inpaint")
     kw["output"][~kw["known"]] = MASK_INDEX  # at inference only the known values exist
     seq = build_sequence("inpaint", VOCAB, **kw)
-    out = generate(model, seq, torch.Generator().manual_seed(0))
+    out = generate(model, seq, torch.Generator().manual_seed(0)).tokens
     assert out.shape == (2, 3, 3) and torch.equal(out[kw["known"]], kw["output"][kw["known"]])
     assert bool(((out >= 0) & (out < 16)).all())
 
     kw = task_inputs("video_to_audio")
     del kw["output"]
-    audio = generate(model, build_sequence("video_to_audio", VOCAB, **kw), torch.Generator().manual_seed(0))
+    audio = generate(model, build_sequence("video_to_audio", VOCAB, **kw), torch.Generator().manual_seed(0)).tokens
     assert audio.shape == (2, 5) and bool(((audio >= 0) & (audio < 8)).all())
     with pytest.raises(ValueError):  # no prompt to guide with
         generate(model, build_sequence("video_to_audio", VOCAB, **kw), torch.Generator(), cfg_scale=2.0)
@@ -150,7 +151,7 @@ def test_seeds_reproduce_bit_for_bit_and_guidance_scale_one_is_the_conditional_m
 
     def run(seed: int, **kw) -> torch.Tensor:
         g = torch.Generator().manual_seed(seed)
-        return generate(model, seq, g, text=text, top_k=10, top_p=0.95, **kw)
+        return generate(model, seq, g, text=text, top_k=10, top_p=0.95, **kw).tokens
 
     first = run(1, progress=lambda i, n: ticks.append((i, n)))
     assert ticks[-1] == (18, 18)
@@ -165,5 +166,46 @@ def test_a_task_is_data_a_new_layout_needs_no_model_change():
                          input_audio=torch.zeros(2, 5, dtype=torch.long))
     assert VOCAB.token("boa_i") in seq.ids.tolist()
     model = tiny_model().train()
-    out = generate(model, seq, torch.Generator().manual_seed(0))
+    out = generate(model, seq, torch.Generator().manual_seed(0)).tokens
     assert out.shape == (2, 3, 3) and model.training  # decoding ran in eval mode and restored the mode
+
+
+def test_masked_decoding_keeps_known_tokens_counts_passes_and_respects_audio_levels():
+    model = tiny_model()
+    kw = task_inputs("inpaint")
+    kw["output"][~kw["known"]] = MASK_INDEX
+    seq = build_sequence("inpaint", VOCAB, **kw)
+    text = torch.randn(TEXT_LEN, TEXT_DIM, generator=torch.Generator().manual_seed(5))
+    out, passes = generate(model, seq, torch.Generator().manual_seed(0), text=text, cfg_scale=2.0,
+                           decoding="masked", steps=4)
+    assert out.shape == (2, 3, 3) and torch.equal(out[kw["known"]], kw["output"][kw["known"]])
+    assert bool(((out >= 0) & (out < 16)).all()) and passes == 4  # a guided pass is one batch of 2 rows
+
+    kw = task_inputs("video_to_audio")
+    del kw["output"]
+    audio, passes = generate(model, build_sequence("video_to_audio", VOCAB, **kw), torch.Generator().manual_seed(0),
+                             decoding="masked", steps=3)
+    assert audio.shape == (2, 5) and bool(((audio >= 0) & (audio < 8)).all()) and passes == 3
+    ar = generate(model, build_sequence("video_to_audio", VOCAB, **kw), torch.Generator().manual_seed(0))
+    assert ar.forward_passes == 10  # the prefill, then one decode per token but the last
+    with pytest.raises(ValueError):
+        generate(model, seq, torch.Generator(), decoding="diffusion")
+
+
+def test_masked_decoding_reproduces_and_sees_the_canvas_bidirectionally():
+    model = tiny_model()
+    seq = build_sequence("text_to_video", VOCAB, output_shape=(2, 3, 3), text_len=TEXT_LEN)
+    text = torch.randn(TEXT_LEN, TEXT_DIM, generator=torch.Generator().manual_seed(5))
+
+    def run(seed: int, **kw) -> torch.Tensor:
+        return generate(model, seq, torch.Generator().manual_seed(seed), text=text, decoding="masked", **kw).tokens
+
+    assert torch.equal(run(1), run(1)) and not torch.equal(run(1), run(2))
+    guesses = []
+    run(1, steps=5, on_step=lambda s, tokens: guesses.append(tokens))
+    assert len(guesses) == 5 and guesses[-1].shape == (1, seq.num_output)
+    canvas = CanvasModel(model, seq, seq.ids[None], seq.grid[None], text[None])
+    tokens, positions = seq.ids[None, seq.output], torch.tensor([[4, 0, 17]])
+    full = model(seq.ids[None], None, text[None], None, seq.grid[None])  # (1, L, V), all bidirectional
+    torch.testing.assert_close(canvas(tokens, positions), full[:, seq.prefix_len + positions[0]])
+    assert canvas.calls == 1

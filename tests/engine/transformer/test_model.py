@@ -133,3 +133,52 @@ def test_save_and_from_pretrained_round_trip(tmp_path):
     (tmp_path / "other" / "config.json").write_text((tmp_path / "config.json").read_text())
     with pytest.raises(ComponentLoadError):
         Transformer.from_pretrained(tmp_path / "other")
+
+
+def test_video_codes_are_factorised_into_sub_tokens():
+    model = tiny_model(video_vocab=64, video_factors=2)  # 6 bits -> two 8-way sub-tokens
+    assert model.config.factor_sizes == (8, 8)
+    assert tiny_model(video_vocab=32, video_factors=2).config.factor_sizes == (8, 4)
+    assert tiny_model(video_vocab=10, video_factors=1).config.factor_sizes == (10,)
+    with pytest.raises(ValueError, match="video_factors"):
+        TransformerConfig(video_vocab=10, video_factors=2)
+    lo, hi = model.config.vocab.video_range
+    h = torch.randn(5, 32)
+    with torch.no_grad():
+        logits = model.logits(h)  # (5, V)
+        parts = model.video_head(h).split([8, 8], -1)
+    assert logits.shape == (5, model.config.vocab_size)
+    joint = logits[:, lo:hi].log_softmax(-1).view(5, 8, 8)  # code = 8 * high + low
+    product = parts[0].log_softmax(-1)[:, :, None] + parts[1].log_softmax(-1)[:, None, :]
+    torch.testing.assert_close(joint, product)
+    # the embedding of a code is the sum of its sub-token embeddings
+    code = 8 * 3 + 5
+    emb = model.embed_tokens(torch.tensor([[lo + code]]))[0, 0]
+    torch.testing.assert_close(emb, model.video_emb[0].weight[3] + model.video_emb[1].weight[5])
+
+
+def test_token_losses_match_the_full_logits_within_each_id_range():
+    model = tiny_model(video_vocab=64)
+    vocab = model.config.vocab
+    lo, hi = vocab.video_range
+    targets = torch.tensor([lo + 7, hi - 1, vocab.audio_offset(1) + 3, vocab.token("eov_o")])
+    h = torch.randn(4, 32)
+    with torch.no_grad():
+        losses = model.token_losses(h, targets)
+        logits = model.logits(h)
+    video = -logits[:2, lo:hi].log_softmax(-1)[torch.arange(2), targets[:2] - lo]
+    other_ids = [i for i in range(model.config.vocab_size) if not lo <= i < hi]
+    other = -logits[2:, other_ids].log_softmax(-1)[torch.arange(2), [other_ids.index(int(t)) for t in targets[2:]]]
+    torch.testing.assert_close(losses, torch.cat((video, other)))
+
+
+def test_forward_with_targets_gives_per_token_losses():
+    model = tiny_model()
+    ids, text, text_mask, grid = inputs(model)
+    targets = torch.full_like(ids, -100)
+    targets[:, PREFIX:-1] = ids[:, PREFIX + 1:]
+    with torch.no_grad():
+        losses = model(ids, PREFIX, text, text_mask, grid, targets=targets)
+        h = model.features(ids, PREFIX, text, text_mask, grid)
+    assert losses.shape == ids.shape and (losses[targets < 0] == 0).all() and (losses[targets >= 0] > 0).all()
+    torch.testing.assert_close(losses[targets >= 0], model.token_losses(h[targets >= 0], targets[targets >= 0]))

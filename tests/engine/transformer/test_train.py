@@ -9,7 +9,7 @@ from engine.pipeline import Engine
 from engine.tasks import IGNORE
 from engine.transformer import Transformer
 from engine.transformer.dataset import TokenCache, build_cache
-from engine.transformer.train import TRAIN_TASKS, main, make_example, parse_task_weights
+from engine.transformer.train import TRAIN_TASKS, main, make_batch, make_example, masked_row, parse_task_weights
 from engine.transformer.vocab import Vocab
 from engine.world import sample_pair
 from tests.engine.test_pipeline import tiny_components
@@ -44,6 +44,8 @@ def test_the_cache_holds_tokens_of_every_kind(cache_dir, components):
     # the extend window's first latent frame is frame 8 alone, as the Engine forces it
     frame8 = torch.from_numpy(first.video[8:9]).permute(3, 0, 1, 2).float().div(127.5).sub(1)[None]
     assert torch.equal(cache.ext_next[3][:1], video.encode(frame8)[0])
+    last = torch.from_numpy(first.video[16:]).permute(3, 0, 1, 2).float().div(127.5).sub(1)[None]
+    assert torch.equal(cache.last_image[3], video.encode(last)[0])  # interpolate's end frame
     build_cache(cache_dir, 5, video, audio, text, shard_size=3, batch_size=2, log=lambda line: None)  # resumes
     with pytest.raises(ValueError, match="different cache"):
         build_cache(cache_dir, 6, video, audio, text, shard_size=3, log=lambda line: None)
@@ -61,6 +63,27 @@ def test_every_task_makes_a_training_sequence(cache_dir):
         parse_task_weights("text_to_poem=1")
 
 
+def test_masked_rows_hide_unknown_output_tokens_and_keep_the_known_ones(cache_dir):
+    cache = TokenCache(cache_dir)
+    vocab = Vocab(cache.info["video_vocab"], cache.info["audio_vocab_per_level"], cache.info["audio_levels"])
+    g = torch.Generator().manual_seed(0)
+    ratios = []
+    for _ in range(20):
+        seq, _, _ = make_example(cache, 2, "image_to_video", g, vocab, caption_dropout=0.0, optional_dropout=0.0)
+        masked, targets = masked_row(seq, g)
+        hidden = masked.ids == vocab.mask
+        out = seq.output
+        assert masked.prefix_len == len(seq) and hidden.any() and not hidden[:out.start].any()
+        assert torch.equal(targets[hidden], seq.ids[hidden]) and (targets[~hidden] == IGNORE).all()
+        assert torch.equal(masked.ids[out][seq.known], seq.ids[out][seq.known])  # COMMIT: condition kept
+        ratios.append(float(hidden.sum() / (~seq.known).sum()))
+    assert min(ratios) < 0.5 < max(ratios)  # the cosine schedule draws different mask ratios
+    probs = torch.ones(len(TRAIN_TASKS), dtype=torch.float64) / len(TRAIN_TASKS)
+    batch, _, _, names = make_batch(cache, vocab, list(TRAIN_TASKS), probs, 12, g, 0.1, 0.5, masked_share=0.5)
+    masked_rows = [i for i, n in enumerate(names) if n.startswith("masked_")]
+    assert masked_rows and all(batch.prefix_len[i] == (batch.ids[i] != vocab.pad).sum() for i in masked_rows)
+
+
 def test_the_trainer_runs_resumes_and_exports(tmp_path, cache_dir, components):
     out, weights = tmp_path / "run", tmp_path / "weights"
     common = ["--cache", str(cache_dir), "--val-cache", str(cache_dir), "--out", str(out), "--weights",
@@ -72,7 +95,7 @@ def test_the_trainer_runs_resumes_and_exports(tmp_path, cache_dir, components):
     steps = [r for r in records if "event" not in r]
     assert records[0]["event"] == "start" and any(k.startswith("loss_") for k in steps[0])
     assert records[-1]["event"] == "eval"
-    assert "val_text_to_video" in records[-1]
+    assert "val_text_to_video" in records[-1] and "val_masked_text_to_video" in records[-1]
     main([*common, "--steps", "3"])  # resumes at step 2
     records = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in records if "event" not in r] == [1, 2, 3]

@@ -1,0 +1,110 @@
+"""One request in flight (`Run`: its generator, prompt embedding, progress tally, timings, forward
+passes) and what it returns (`Result`). The Engine's task methods drive a `Run`; `Run.sample` is the
+one place a sequence meets the decoders, so the settings, the progress offsets across stages and
+the masked decoder's preview are wired once.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+from engine.requests import Request
+from engine.tasks import Sequence
+from engine.tasks import generate as generate_tokens
+
+if TYPE_CHECKING:
+    from engine.pipeline import Engine
+
+
+@dataclass
+class Result:
+    """What one request produced. `video` is (T, 64, 64, 3) uint8 (T = 1 for an image, 17 for a clip,
+    1 + 16 n for n chained clips); `audio` float32 mono at `sample_rate`, T / fps seconds long, or None."""
+
+    video: np.ndarray
+    audio: np.ndarray | None
+    fps: int
+    sample_rate: int
+    info: dict[str, Any]
+    tokens: dict[str, Any] = field(default_factory=dict, repr=False)  # generated token grids (CPU longs)
+    extras: dict[str, np.ndarray] = field(default_factory=dict, repr=False)  # e.g. the stylize control video
+
+    @property
+    def duration(self) -> float:
+        return self.video.shape[0] / self.fps
+
+
+class Run:
+    """One request in flight: its generator, prompt embedding, progress tally and timings."""
+
+    def __init__(self, engine: Engine, request: Request) -> None:
+        self.engine, self.request = engine, request
+        self.generator = torch.Generator(device=engine.device).manual_seed(request.seed)
+        self.timings: dict[str, float] = {}
+        self.tokens: dict[str, Any] = {}
+        self.extras: dict[str, np.ndarray] = {}
+        self.seams: list[int] = []
+        self.forward_passes: dict[str, int] = {}  # per stage
+        self.total = engine._plan(request)
+        self.done = 0
+        self.text = self.text_mask = None
+        if request.prompt is not None:
+            with self.timer("text"):
+                embedding = engine.text_encoder.encode([request.prompt])
+            self.text, self.text_mask = embedding.tokens[0].float(), embedding.mask[0].bool()
+        g = request.guidance_scale
+        self.guidance = g if self.text is not None and g is not None and g != 1.0 else None
+
+    @contextmanager
+    def timer(self, stage: str):
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings[stage] = self.timings.get(stage, 0.0) + time.perf_counter() - start
+
+    def sample(self, seq: Sequence, stage: str = "generate") -> torch.Tensor:
+        """Generate the output grid of `seq` with this request's settings."""
+        r = self.request
+        text = self.text if seq.text_len else None
+        offset = self.done
+
+        def hook(done: int, total: int) -> None:
+            if r.progress is not None:
+                r.progress(offset + done, self.total)
+
+        with self.timer(stage):
+            tokens, passes = generate_tokens(
+                self.engine.transformer, seq, self.generator, text=text,
+                text_mask=self.text_mask if text is not None else None,
+                cfg_scale=self.guidance if text is not None else None, temperature=r.temperature,
+                top_k=r.top_k, top_p=r.top_p, decoding=self.decoding_for(seq), steps=r.steps, progress=hook,
+                on_step=self._preview_hook(seq))
+        self.done += seq.num_output
+        self.forward_passes[stage] = self.forward_passes.get(stage, 0) + passes
+        return tokens
+
+    def decoding_for(self, seq: Sequence) -> str:
+        """The request's decoding for video stages; sound is always autoregressive, because the
+        trainer teaches masked decoding on video outputs only."""
+        return self.request.decoding if seq.modality == "video" else "autoregressive"
+
+    def _preview_hook(self, seq: Sequence) -> Callable[[int, torch.Tensor], None] | None:
+        """on_step for the masked decoder: decode the current guesses of a video output for `preview`."""
+        preview = self.request.preview
+        if preview is None or seq.modality != "video":
+            return None
+
+        def hook(step: int, guesses: torch.Tensor) -> None:  # guesses (1, N) output ids
+            with self.timer("preview"):
+                frames = self.engine.decode_video(seq.output_tokens(guesses[0].cpu()))
+            preview(frames)
+
+        return hook
