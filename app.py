@@ -7,15 +7,21 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
+from pathlib import Path
 
 # OpenMP threads that busy-wait starve each other on small CPUs (16 ms -> 960 ms per decode measured
 # on a loaded 2-core machine); this must be set before torch loads.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from engine.device import describe_device, select_device
+from engine.pipeline import Engine
 from engine.weights import available_components, resolve_weights
 from ui import StudioSettings, build_studio, launch_kwargs, queue_kwargs
+from ui.tokenizer_tab import VideoTokenizerOnly
+
+log = logging.getLogger("magpoet")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -29,13 +35,27 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def load_engine(weights: Path, device: str) -> Engine | None:
+    """The Engine from `weights`, or None (with a log line) when the generator is not there yet."""
+    if not (weights / "transformer" / "config.json").is_file():
+        log.warning("no transformer in %s: only the World and Tokenizer tabs will work", weights)
+        return None
+    return Engine.from_pretrained(weights, device=device)
+
+
 def main(argv: list[str] | None = None) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per request
     args = parse_args(argv)
     weights = resolve_weights(args.weights)
     device = select_device(args.device)
     settings = StudioSettings(weights=weights, device=describe_device(device),
                               components=available_components(weights))
-    demo = build_studio(settings)
+    engine = load_engine(weights, str(device))
+    tokenizer = None
+    if engine is None and (weights / "video_tokenizer" / "config.json").is_file():
+        tokenizer = VideoTokenizerOnly(weights, str(device))
+    demo = build_studio(settings, engine, tokenizer)
     demo.queue(**queue_kwargs()).launch(**launch_kwargs(args.host, args.port))
 
 

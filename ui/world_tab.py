@@ -10,37 +10,30 @@ from typing import Any
 
 import gradio as gr
 
-from engine.media import write_mp4
 from engine.world import EVAL_SEED_START, FPS, SAMPLE_RATE, Clip, sample, sample_pair, scene_to_dict
-from ui.outputs import new_request_dir
+from ui import validation as check
+from ui.outputs import write_clip
+from ui.validation import Number, Radio
 
-DISPLAY_SCALE = 4  # 64x64 -> 256x256 in the page
 KINDS = ["clip", "stylisation pair"]
+SPLITS = ["train", "eval"]
 EXAMPLE_SEEDS = [[7, "train", "clip"], [1234, "eval", "clip"], [42, "train", "stylisation pair"]]
 
 
-def world_seed(seed: float | int | None, split: str) -> int:
+def world_seed(seed: Any, split: Any) -> int:
     """The world seed for a seed typed in the box: eval seeds live above EVAL_SEED_START."""
-    if seed is None or float(seed) != int(seed) or not 0 <= int(seed) < EVAL_SEED_START:
-        raise gr.Error(f"The seed must be a whole number from 0 to {EVAL_SEED_START - 1:,}.")
-    if split not in ("train", "eval"):
-        raise gr.Error("Pick the train or the eval split.")
-    return int(seed) + (EVAL_SEED_START if split == "eval" else 0)
+    number = check.whole_number(seed, 0, EVAL_SEED_START - 1, "The seed")
+    return number + (EVAL_SEED_START if check.choice(split, SPLITS, "a split") == "eval" else 0)
 
 
 def _write(clip: Clip, name: str) -> tuple[str, str]:
-    folder = new_request_dir()
-    display = write_mp4(folder / f"{name}.mp4", clip.video, fps=FPS, audio=clip.audio,
-                        sample_rate=SAMPLE_RATE, scale=DISPLAY_SCALE)
-    native = write_mp4(folder / f"{name}-64px.mp4", clip.video, fps=FPS, audio=clip.audio,
-                       sample_rate=SAMPLE_RATE)
-    return str(display), str(native)
+    files = write_clip(clip.video, clip.audio, name, fps=FPS, sample_rate=SAMPLE_RATE)
+    return files.display, files.native
 
 
-def render_world(seed: float, split: str, kind: str) -> tuple[Any, ...]:
+def render_world(seed: Any, split: Any, kind: Any) -> tuple[Any, ...]:
     """Render one clip (or a stylisation pair) and format it for the page."""
-    if kind not in KINDS:
-        raise gr.Error("Pick what to render: a clip or a stylisation pair.")
+    kind = check.choice(kind, KINDS, "what to render")
     used = world_seed(seed, split)
     if kind == "clip":
         first, second = sample(used), None
@@ -71,13 +64,14 @@ def build_world_tab() -> None:
         )
         with gr.Row():
             with gr.Column(scale=1, min_width=220):
-                seed = gr.Number(label="Seed", value=7, precision=0, minimum=0, maximum=EVAL_SEED_START - 1)
+                seed = Number(label="Seed", value=7, precision=0)
                 dice = gr.Button("Random seed", size="sm")
-                split = gr.Radio(["train", "eval"], value="train", label="Split")
-                kind = gr.Radio(KINDS, value="clip", label="Render")
+                split = Radio(SPLITS, value="train", label="Split")
+                kind = Radio(KINDS, value="clip", label="Render")
                 run = gr.Button("Render", variant="primary")
             with gr.Column(scale=2):
-                video = gr.Video(label="Clip (shown at 256x256)", autoplay=True, loop=True, height=300)
+                video = gr.Video(label="Clip (shown at 256x256)", autoplay=True, loop=True, height=300,
+                                 elem_id="world-tab-video")
                 caption = gr.Textbox(label="Caption", interactive=False)
                 native = gr.File(label="Download the native 64x64 MP4")
             with gr.Column(scale=2):

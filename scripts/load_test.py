@@ -1,0 +1,216 @@
+"""Load test: N concurrent API clients x M text_to_video requests against one studio process.
+
+    python scripts/load_test.py --launch                      # start `python app.py` (weights/) and test it
+    python scripts/load_test.py --launch --tiny               # the same on a tiny random generator
+    python scripts/load_test.py --url http://127.0.0.1:7860/ --pid 12345   # a server already running
+
+Every request must either succeed (an MP4 comes back) or get a clean "queue is full" answer;
+anything else is counted as a failure and the exit status is 1. Prints latency p50/p95 (from
+submit to result, so it includes queueing), the server's resident memory (RSS from /proc: the
+baseline after one warm-up request, the peak sampled during the load, VmHWM, and after), and
+the outcome counts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # engine/, for --tiny
+PROMPTS = ["a red ball bouncing on sand", "a small blue square drifting left on a black background",
+           "a large green star spinning in place", "a yellow triangle moving up over stripes"]
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--url", help="a running studio (give --pid too, to read its memory)")
+    parser.add_argument("--pid", type=int, help="the server process id (for RSS)")
+    parser.add_argument("--launch", action="store_true", help="start `python app.py` for the test")
+    parser.add_argument("--weights", default=None, help="weights folder for --launch (default: weights/)")
+    parser.add_argument("--tiny", action="store_true", help="with --launch: a tiny random generator")
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--requests", type=int, default=3, help="requests per client")
+    parser.add_argument("--timeout", type=float, default=1800, help="seconds to wait for the whole load")
+    return parser.parse_args(argv)
+
+
+def rss_mb(pid: int, field: str = "VmRSS") -> float:
+    """A memory figure of a Linux process from /proc/<pid>/status, in MB (VmRSS now, VmHWM = peak)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
+    raise KeyError(field)
+
+
+class PeakSampler(threading.Thread):
+    """Samples a process's RSS every `interval` seconds until stopped; keeps the peak."""
+
+    def __init__(self, pid: int, interval: float = 0.05) -> None:
+        super().__init__(daemon=True)
+        self.pid, self.interval, self.peak = pid, interval, 0.0
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        while not self._stop_event.is_set():
+            self.peak = max(self.peak, rss_mb(self.pid))
+            time.sleep(self.interval)
+
+    def stop(self) -> float:
+        self._stop_event.set()
+        self.join()
+        return self.peak
+
+
+def make_tiny_weights(folder: Path) -> Path:
+    """A tiny random generator with the shipped tokenizer configs' shapes scaled down, and the real text
+    encoder config (so the server loads exactly as it would with trained weights)."""
+    import torch
+
+    from engine.audio_tokenizer import AudioTokenizer, AudioTokenizerConfig
+    from engine.transformer import Transformer, TransformerConfig
+    from engine.video_tokenizer import VideoTokenizer, VideoTokenizerConfig
+
+    torch.manual_seed(0)
+    video = VideoTokenizer(VideoTokenizerConfig(patch_size=8, channels=(8, 8, 8), spatial_down=(True, False),
+                                                temporal_down=(True, True), num_res_blocks=0, bits=5))
+    audio = AudioTokenizer(AudioTokenizerConfig(channels=2, strides=(16, 40), dilations=(1,), latent_dim=4,
+                                                levels=2, codebook_size=8))
+    config = TransformerConfig(video_vocab=video.vocab_size, audio_vocab_per_level=8, audio_levels=2, d_model=32,
+                               n_layers=1, n_heads=2, max_seq_len=384, text_dim=384, grid_size=(5, 4, 4))
+    video.save_pretrained(folder / "video_tokenizer")
+    audio.save_pretrained(folder / "audio_tokenizer")
+    Transformer(config).save_pretrained(folder / "transformer")
+    (folder / "text_encoder").mkdir(parents=True, exist_ok=True)
+    shutil.copy(ROOT / "weights" / "text_encoder" / "config.json", folder / "text_encoder" / "config.json")
+    return folder
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def launch(weights: str | None) -> tuple[subprocess.Popen, str]:
+    """Start the studio in a child process and wait until it answers."""
+    import httpx
+
+    port = free_port()
+    command = [sys.executable, str(ROOT / "app.py"), "--host", "127.0.0.1", "--port", str(port)]
+    if weights:
+        command += ["--weights", weights]
+    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1"}
+    server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError("the server exited: " + server.stderr.read().decode()[-2000:])
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return server, url
+        except httpx.HTTPError:
+            time.sleep(0.5)
+    server.kill()
+    raise TimeoutError("the server did not answer within 300 s")
+
+
+def one_request(url: str, client_id: int, index: int) -> tuple[str, float, str]:
+    """(outcome, seconds, detail); outcome is ok, queue_full or failed."""
+    from gradio_client import Client
+
+    start = time.perf_counter()
+    try:
+        client = Client(url, verbose=False)
+        _, native, settings, _ = client.predict(prompt=PROMPTS[(client_id + index) % len(PROMPTS)],
+                                                seed=client_id * 100 + index, api_name="/text_to_video")
+        ok = Path(native).stat().st_size > 0 and settings["output"]["frames"] == 17
+        return ("ok" if ok else "failed"), time.perf_counter() - start, ""
+    except Exception as error:  # the client raises on any answer but a result
+        text = str(error)
+        outcome = "queue_full" if "queue is full" in text.lower() else "failed"
+        return outcome, time.perf_counter() - start, text[:200]
+
+
+def run_load(url: str, clients: int, requests: int, timeout: float) -> list[tuple[str, float, str]]:
+    def client_loop(client_id: int) -> list[tuple[str, float, str]]:
+        return [one_request(url, client_id, i) for i in range(requests)]
+
+    with ThreadPoolExecutor(clients) as pool:
+        futures = [pool.submit(client_loop, c) for c in range(clients)]
+        return [r for f in futures for r in f.result(timeout=timeout)]
+
+
+def percentile(values: list[float], q: float) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1] if len(values) > 1 else values[0]
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    server = scratch = None
+    url, pid = args.url, args.pid
+    if args.launch:
+        weights = args.weights
+        if args.tiny:
+            scratch = Path(tempfile.mkdtemp(prefix="magpoet-tiny-"))
+            weights = str(make_tiny_weights(scratch))
+        server, url = launch(weights)
+        pid = server.pid
+    if not url:
+        raise SystemExit("give --url (and --pid) or --launch")
+    try:
+        one_request(url, 0, 99)  # warm-up: first-request costs are not the steady state
+        baseline = rss_mb(pid) if pid else None
+        sampler = PeakSampler(pid) if pid else None
+        if sampler:
+            sampler.start()
+        start = time.perf_counter()
+        results = run_load(url, args.clients, args.requests, args.timeout)
+        wall = time.perf_counter() - start
+        peak = sampler.stop() if sampler else None
+        time.sleep(1.0)
+        report = summarise(results, wall, baseline, peak, pid)
+        print(json.dumps(report, indent=2))
+        return 0 if report["counts"].get("failed", 0) == 0 else 1
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=30)
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+def summarise(results: list[tuple[str, float, str]], wall: float, baseline: float | None, peak: float | None,
+              pid: int | None) -> dict:
+    ok = sorted(seconds for outcome, seconds, _ in results if outcome == "ok")
+    counts: dict[str, int] = {}
+    for outcome, _, _ in results:
+        counts[outcome] = counts.get(outcome, 0) + 1
+    report: dict = {
+        "requests": len(results), "counts": counts, "wall_s": round(wall, 2),
+        "latency_s": {"p50": round(percentile(ok, 50), 3), "p95": round(percentile(ok, 95), 3),
+                      "max": round(ok[-1], 3)} if ok else None,
+        "failures": sorted({detail for outcome, _, detail in results if outcome == "failed"})[:5],
+    }
+    if pid:
+        after = rss_mb(pid)
+        report["server_memory_mb"] = {"baseline": round(baseline, 1), "peak_during_load": round(peak, 1),
+                                      "peak_lifetime_vmhwm": round(rss_mb(pid, "VmHWM"), 1),
+                                      "after": round(after, 1), "after_minus_baseline": round(after - baseline, 1)}
+    return report
+
+
+if __name__ == "__main__":
+    sys.exit(main())
