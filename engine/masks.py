@@ -12,7 +12,10 @@ mask is mapped to a token mask (True = token to generate):
   (they are forced, never sampled); their pixels are the tokenizer's reconstruction of the source.
 
 Outpaint presets name the region that is KEPT: `centre` (the middle half of each side), `left`,
-`right`, `top`, `bottom` (that half of the frame); the rest is generated.
+`right`, `top`, `bottom` (that half of the frame); the rest is generated. Inpaint presets name the
+region that is GENERATED: `centre` (the middle half of each side), `left` (the left half), and
+`object`, which follows the clip's object: its silhouette in each frame (engine.structure), grown
+by OBJECT_MARGIN pixels to cover the shape's anti-aliased edge.
 """
 
 from __future__ import annotations
@@ -20,7 +23,11 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from engine.structure import control_video
+
 OUTPAINT_PRESETS: tuple[str, ...] = ("centre", "left", "right", "top", "bottom")
+INPAINT_PRESETS: tuple[str, ...] = ("centre", "left", "object")
+OBJECT_MARGIN = 3  # pixels the object's silhouette is grown by
 _ALIASES = {"center": "centre"}
 
 
@@ -54,6 +61,45 @@ def box_mask(top: int, left: int, height: int, width: int, size: int | tuple[int
     mask = np.zeros((h, w), dtype=bool)
     mask[max(0, top):top + height, max(0, left):left + width] = True
     return mask
+
+
+def inpaint_mask(preset: str, video: np.ndarray) -> np.ndarray:
+    """bool pixel mask, True = generate, for an inpaint preset and the (T, H, W, 3) uint8 clip:
+    (H, W) for `centre` and `left`, (T, H, W) for `object` (all False when the clip has no object)."""
+    h, w = video.shape[1:3]
+    if preset == "centre":
+        return box_mask(h // 4, w // 4, h // 2, w // 2, (h, w))
+    if preset == "left":
+        return box_mask(0, 0, h, w // 2, (h, w))
+    if preset == "object":
+        return object_mask(video)
+    raise MaskError(f"unknown inpaint preset {preset!r}; choose one of {', '.join(INPAINT_PRESETS)}")
+
+
+def object_mask(video: np.ndarray, margin: int = OBJECT_MARGIN) -> np.ndarray:
+    """(T, H, W) bool mask of the clip's object in each frame, grown by `margin` pixels."""
+    return grow_mask(control_video(video)[..., 0] > 0, margin)
+
+
+def grow_mask(mask: np.ndarray, margin: int) -> np.ndarray:
+    """Dilate a (T, H, W) bool mask by `margin` pixels in space (a square structuring element)."""
+    padded = np.pad(mask, ((0, 0), (margin, margin), (margin, margin)))
+    out = np.zeros_like(mask)
+    height, width = mask.shape[1:]
+    for dy in range(2 * margin + 1):
+        for dx in range(2 * margin + 1):
+            out |= padded[:, dy:dy + height, dx:dx + width]
+    return out
+
+
+def pool_mask(mask: np.ndarray, size: int = 64) -> np.ndarray:
+    """A square (S, S) bool mask -> (size, size), S a multiple of `size`: a cell is True if any of its
+    pixels is (e.g. a region drawn on an enlarged frame, back at the frame's own size)."""
+    side = mask.shape[0]
+    if mask.ndim != 2 or mask.shape[1] != side or side % size:
+        raise MaskError(f"the mask must be a square whose side is a multiple of {size}, got {mask.shape}")
+    scale = side // size
+    return mask.reshape(size, scale, size, scale).any(axis=(1, 3))
 
 
 def check_pixel_mask(mask: np.ndarray, frames: int, height: int, width: int) -> np.ndarray:

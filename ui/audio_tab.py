@@ -15,15 +15,14 @@ from ui.common import (
     DEFAULT_DECODING,
     DEFAULT_GUIDANCE,
     DEFAULT_STEPS,
-    ENGINE_QUEUE,
     PROGRESS,
     Sampling,
     Studio,
     build_advanced,
     build_result,
     describe_video,
-    outputs_for,
     task_examples,
+    wire_task,
 )
 from ui.outputs import example_media
 
@@ -72,8 +71,8 @@ def build_audio_tab(studio: Studio, last: gr.State) -> None:
         task_examples([[media.clips[0], 1]], [video, audio_advanced.seed],
                       lambda v, s: to_audio(v, s, progress=None)[:-1], audio_view, audio_advanced,
                       "video_to_audio")
-        run_audio.click(to_audio, [video, *audio_advanced.inputs], outputs_for(audio_view, audio_advanced, last),
-                        api_name="video_to_audio", concurrency_id=ENGINE_QUEUE)
+        wire_task(run_audio, to_audio, [video, *audio_advanced.inputs], audio_view, audio_advanced, last,
+                  "video_to_audio")
         with gr.Row():
             with gr.Column(scale=2):
                 audio = gr.Audio(label="Sound", type="filepath", format=None, sources=["upload", "microphone"])
@@ -85,6 +84,5 @@ def build_audio_tab(studio: Studio, last: gr.State) -> None:
         task_examples([[media.sounds[1], 1]], [audio, video_advanced.seed],
                       lambda a, s: to_video(a, "", s, progress=None)[:-1], video_view, video_advanced,
                       "audio_to_video")
-        run_video.click(to_video, [audio, prompt, *video_advanced.inputs],
-                        outputs_for(video_view, video_advanced, last), api_name="audio_to_video",
-                        concurrency_id=ENGINE_QUEUE)
+        wire_task(run_video, to_video, [audio, prompt, *video_advanced.inputs], video_view, video_advanced, last,
+                  "audio_to_video")

@@ -2,7 +2,8 @@
 
 A task callback is thin: validate its own inputs (ui/validation.py), then `Studio.run` parses the
 sampling settings, calls the engine with a progress bar, writes the MP4s into a private folder
-(ui/outputs.py) and returns the page's outputs plus the settings JSON.
+(ui/outputs.py) and returns the page's outputs plus the settings JSON. `wire_task` makes the
+callback its button's named endpoint, streaming masked decoding's previews (ui/preview.py).
 
 Hugging Face ZeroGPU: `on_gpu` holds a GPU only while the engine works, for as long as the request
 needs. When the `spaces` package is importable (it is on a Space) it wraps a function with
@@ -10,8 +11,8 @@ needs. When the `spaces` package is importable (it is on a Space) it wraps a fun
 the seconds to reserve. Anywhere else the function is returned unchanged (and `spaces.GPU` itself
 does nothing off ZeroGPU hardware). ZeroGPU runs the function in a worker process and pickles its
 arguments, so the wrapped functions take an engine *id* (`register_engine`; the worker inherits the
-registry), and on a Space the progress callback, a closure, is left behind: there the bar shows
-only start and end.
+registry), and on a Space the progress and preview callbacks, closures, are left behind: there the
+bar shows only start and end, and masked decoding shows no preview.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from engine.media import MediaError
 from engine.pipeline import DEFAULT_GUIDANCE, ENGINE_TASKS, GenerationInputError, Result
 from ui import validation as check
 from ui.outputs import write_clip
+from ui.preview import PREVIEW, streaming
 from ui.validation import Number, Radio, Slider
 
 log = logging.getLogger(__name__)
@@ -162,6 +164,14 @@ PROGRESS = gr.Progress()  # as a callback's default, it is how Gradio passes in 
 ENGINE_QUEUE = "engine"  # every event that runs the engine shares one queue slot (one request at a time)
 
 
+def wire_task(button: gr.Button, fn: Callable[..., list[Any]], inputs: list[gr.components.Component],
+              view: ResultView, advanced: Advanced, last: gr.State, api_name: str) -> None:
+    """`button` runs the task callback `fn` as the endpoint /`api_name`, in the engine's queue slot; with
+    masked decoding the result video shows the clip as it is refined (ui/preview.py)."""
+    outputs = outputs_for(view, advanced, last)
+    button.click(streaming(fn, outputs), inputs, outputs, api_name=api_name, concurrency_id=ENGINE_QUEUE)
+
+
 def progress_callback(progress: gr.Progress | None) -> Callable[[int, int], None] | None:
     if progress is None:
         return None
@@ -204,7 +214,7 @@ def on_gpu(fn: F) -> F:
     gpu_fn = spaces.GPU(duration=gpu_seconds)(fn)
 
     @functools.wraps(fn)
-    def call(*args: Any, progress: Any = None, **kwargs: Any) -> Any:
+    def call(*args: Any, progress: Any = None, preview: Any = None, **kwargs: Any) -> Any:
         return gpu_fn(*args, **kwargs)
 
     return call  # type: ignore[return-value]
@@ -232,10 +242,13 @@ class Studio:
 
     def run(self, task: str, sampling: Sampling, inputs: dict[str, Any], progress: gr.Progress | None,
             *, extras: Callable[[Result], list[Any]] | None = None, **media: Any) -> list[Any]:
-        """Run one request; returns the values for `outputs_for` (extras between the seed and the state)."""
+        """Run one request; returns the values for `outputs_for` (extras between the seed and the state).
+        Under `wire_task`, masked decoding sends its guesses to the preview (ui/preview.py)."""
         engine = self.require_engine()
         started = time.perf_counter()
         kwargs = sampling.engine_kwargs(engine)
+        if sampling.decoding == "masked" and (preview := PREVIEW.get()) is not None:
+            kwargs["preview"] = preview
         result = generate(self.engine_id, task, progress=progress_callback(progress), **kwargs, **media)
         write_start = time.perf_counter()
         files = write_clip(result.video, result.audio, task.replace("_", "-"), fps=result.fps,

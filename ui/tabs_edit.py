@@ -1,8 +1,8 @@
 """Tabs that change a clip: Inpaint, Outpaint and Stylize (endpoints /inpaint, /outpaint, /stylize).
 
 Inpaint takes a region to regenerate: drawn on the first frame (the drawing applies to every
-frame), or a preset, including one that follows the object (its silhouette in each frame, from
-engine.structure, grown by a few pixels). Stylize shows the control video the model actually
+frame), or a preset from engine.masks, including one that follows the object (its silhouette in
+each frame, grown by a few pixels). Stylize shows the control video the model actually
 sees: the same silhouettes, white on black.
 """
 
@@ -13,33 +13,31 @@ from typing import Any
 import gradio as gr
 import numpy as np
 
-from engine.masks import OUTPAINT_PRESETS, box_mask
+from engine import masks
+from engine.masks import INPAINT_PRESETS, OUTPAINT_PRESETS
 from engine.pipeline import Result
-from engine.structure import control_video
 from ui import validation as check
 from ui.common import (
     DEFAULT_DECODING,
     DEFAULT_GUIDANCE,
     DEFAULT_STEPS,
-    ENGINE_QUEUE,
     PROGRESS,
     Sampling,
     Studio,
     build_advanced,
     build_result,
     describe_video,
-    outputs_for,
     task_examples,
+    wire_task,
 )
 from ui.outputs import DISPLAY_SCALE, example_media, write_clip
 from ui.validation import MaskEditor, Radio, editor_value
 
 AR, G = DEFAULT_DECODING, DEFAULT_GUIDANCE  # short, for the signatures
-INPAINT_PRESETS = [("Draw on the first frame", "draw"), ("Centre box", "centre"), ("Left half", "left"),
-                   ("Follow the object", "object")]
+INPAINT_LABELS = {"centre": "Centre box", "left": "Left half", "object": "Follow the object"}
+INPAINT_CHOICES = [("Draw on the first frame", "draw"), *((INPAINT_LABELS[p], p) for p in INPAINT_PRESETS)]
 OUTPAINT_LABELS = {"centre": "Keep the centre", "left": "Keep the left half", "right": "Keep the right half",
                    "top": "Keep the top half", "bottom": "Keep the bottom half"}
-OBJECT_MARGIN = 3  # pixels the silhouette is grown by, to cover the shape's anti-aliased edge
 
 
 def inpaint_mask(preset: str, drawing: Any, video: np.ndarray) -> np.ndarray:
@@ -49,27 +47,10 @@ def inpaint_mask(preset: str, drawing: Any, video: np.ndarray) -> np.ndarray:
         if mask is None:
             raise check.invalid("Draw over the region to repaint on the first frame, or pick a preset.")
         return mask
-    if preset == "centre":
-        return box_mask(16, 16, 32, 32)
-    if preset == "left":
-        mask = np.zeros((64, 64), dtype=bool)
-        mask[:, :32] = True
-        return mask
-    silhouette = control_video(video)[..., 0] > 0
-    if not silhouette.any():
+    mask = masks.inpaint_mask(preset, video)
+    if not mask.any():
         raise check.invalid("No object was found to follow in this clip; draw the region instead.")
-    return _grow(silhouette, OBJECT_MARGIN)
-
-
-def _grow(mask: np.ndarray, margin: int) -> np.ndarray:
-    """Dilate a (T, H, W) bool mask by `margin` pixels in space (a square structuring element)."""
-    padded = np.pad(mask, ((0, 0), (margin, margin), (margin, margin)))
-    out = np.zeros_like(mask)
-    height, width = mask.shape[1:]
-    for dy in range(2 * margin + 1):
-        for dx in range(2 * margin + 1):
-            out |= padded[:, dy:dy + height, dx:dx + width]
-    return out
+    return mask
 
 
 def inpaint_fn(studio: Studio):
@@ -79,7 +60,7 @@ def inpaint_fn(studio: Studio):
                 progress: gr.Progress = PROGRESS) -> list[Any]:
         """Regenerate a region of a clip and keep the rest."""
         text = check.prompt(prompt, required=False)
-        preset = check.choice(mask_preset, [value for _, value in INPAINT_PRESETS], "a mask")
+        preset = check.choice(mask_preset, [value for _, value in INPAINT_CHOICES], "a mask")
         sampling = Sampling.parse(seed, randomize_seed, temperature, top_k, guidance_scale, decoding, steps)
         clip = check.video(video, "the clip to inpaint")
         region = inpaint_mask(preset, mask, clip)
@@ -141,7 +122,7 @@ def build_inpaint_tab(studio: Studio, last: gr.State) -> None:
         with gr.Row():
             with gr.Column(scale=2):
                 video = gr.Video(label="Clip", height=220, format=None, elem_id="inpaint-clip")
-                preset = Radio(INPAINT_PRESETS, value="draw", label="Region to regenerate")
+                preset = Radio(INPAINT_CHOICES, value="draw", label="Region to regenerate")
                 editor = MaskEditor(label="Paint the region on the first frame", canvas_size=(256, 256),
                                     elem_id="inpaint-editor",
                                     fixed_canvas=True, sources=(), layers=False, transforms=(), height=300,
@@ -156,8 +137,7 @@ def build_inpaint_tab(studio: Studio, last: gr.State) -> None:
                       lambda v, p, s: fn(v, p, None, "", s, progress=None)[:-1], view, advanced,
                       "inpaint")
         video.change(first_frame_for_editor, video, editor, api_visibility="private")
-        run.click(fn, [video, preset, editor, prompt, *advanced.inputs], outputs_for(view, advanced, last),
-                  api_name="inpaint", concurrency_id=ENGINE_QUEUE)
+        wire_task(run, fn, [video, preset, editor, prompt, *advanced.inputs], view, advanced, last, "inpaint")
 
 
 def build_outpaint_tab(studio: Studio, last: gr.State) -> None:
@@ -177,8 +157,7 @@ def build_outpaint_tab(studio: Studio, last: gr.State) -> None:
         task_examples([[clips[0], "centre", 1], [clips[2], "left", 1]], [video, keep, advanced.seed],
                       lambda v, k, s: fn(v, k, "", s, progress=None)[:-1], view, advanced,
                       "outpaint")
-        run.click(fn, [video, keep, prompt, *advanced.inputs], outputs_for(view, advanced, last),
-                  api_name="outpaint", concurrency_id=ENGINE_QUEUE)
+        wire_task(run, fn, [video, keep, prompt, *advanced.inputs], view, advanced, last, "outpaint")
 
 
 def build_stylize_tab(studio: Studio, last: gr.State) -> None:
@@ -202,8 +181,7 @@ def build_stylize_tab(studio: Studio, last: gr.State) -> None:
         task_examples(rows, [video, prompt, advanced.seed], lambda v, p, s: fn(v, p, s, progress=None)[:-1],
                       view, advanced, "stylize")
         take_last.click(_last_or_error, last, video, api_visibility="private", queue=False)
-        run.click(fn, [video, prompt, *advanced.inputs], outputs_for(view, advanced, last), api_name="stylize",
-                  concurrency_id=ENGINE_QUEUE)
+        wire_task(run, fn, [video, prompt, *advanced.inputs], view, advanced, last, "stylize")
 
 
 def _last_or_error(path: str | None) -> str:

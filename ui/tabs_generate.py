@@ -17,7 +17,6 @@ from ui.common import (
     DEFAULT_DECODING,
     DEFAULT_GUIDANCE,
     DEFAULT_STEPS,
-    ENGINE_QUEUE,
     PROGRESS,
     Sampling,
     Studio,
@@ -25,9 +24,9 @@ from ui.common import (
     build_result,
     describe_image,
     describe_video,
-    outputs_for,
     supports_task,
     task_examples,
+    wire_task,
 )
 from ui.outputs import example_media
 from ui.validation import ImagePath, Number
@@ -121,8 +120,7 @@ def build_text_to_video_tab(studio: Studio, last: gr.State) -> None:
         task_examples([[p, 1] for p in example_media().prompts], [prompt, advanced.seed],
                       lambda p, s: fn(p, s, progress=None)[:-1], view, advanced,
                       "text_to_video")
-        run.click(fn, [prompt, *advanced.inputs], outputs_for(view, advanced, last), api_name="text_to_video",
-                  concurrency_id=ENGINE_QUEUE)
+        wire_task(run, fn, [prompt, *advanced.inputs], view, advanced, last, "text_to_video")
 
 
 def build_image_to_video_tab(studio: Studio, last: gr.State) -> None:
@@ -141,8 +139,7 @@ def build_image_to_video_tab(studio: Studio, last: gr.State) -> None:
         rows = [[path, 1] for path in example_media().first_frames]
         task_examples(rows, [image, advanced.seed], lambda i, s: fn(i, "", s, progress=None)[:-1], view,
                       advanced, "image_to_video")
-        run.click(fn, [image, prompt, *advanced.inputs], outputs_for(view, advanced, last),
-                  api_name="image_to_video", concurrency_id=ENGINE_QUEUE)
+        wire_task(run, fn, [image, prompt, *advanced.inputs], view, advanced, last, "image_to_video")
 
 
 def build_extend_tab(studio: Studio, last: gr.State) -> None:
@@ -167,8 +164,7 @@ def build_extend_tab(studio: Studio, last: gr.State) -> None:
                 ["", None, media.clips[1], 1, 1]]
         task_examples(rows, [prompt, image, video, clips, advanced.seed],
                       lambda p, i, v, c, s: extend(p, i, v, c, s, progress=None)[:-1], view, advanced, "extend")
-        run.click(extend, [prompt, image, video, clips, *advanced.inputs], outputs_for(view, advanced, last),
-                  api_name="extend", concurrency_id=ENGINE_QUEUE)
+        wire_task(run, extend, [prompt, image, video, clips, *advanced.inputs], view, advanced, last, "extend")
         gr.Markdown("### Interpolate between two frames")
         with gr.Row():
             with gr.Column(scale=2):
@@ -185,6 +181,5 @@ def build_extend_tab(studio: Studio, last: gr.State) -> None:
             task_examples(rows, [first, final, between_advanced.seed],
                           lambda a, b, s: interpolate(a, b, "", s, progress=None)[:-1], between_view,
                           between_advanced, "interpolate")
-        between.click(interpolate, [first, final, between_prompt, *between_advanced.inputs],
-                      outputs_for(between_view, between_advanced, last), api_name="interpolate",
-                      concurrency_id=ENGINE_QUEUE)
+        wire_task(between, interpolate, [first, final, between_prompt, *between_advanced.inputs], between_view,
+                  between_advanced, last, "interpolate")

@@ -26,6 +26,7 @@ import gradio as gr
 import numpy as np
 from PIL import Image
 
+from engine.masks import pool_mask
 from engine.media import MediaError, read_audio, read_image, read_video
 
 MAX_PROMPT_CHARS = 400
@@ -151,14 +152,8 @@ def drawn_mask(value: Any) -> np.ndarray | None:
         raise invalid("The mask drawing could not be read as an image.")
     if not layers:
         return None
-    union = None
-    for layer in layers:
-        painted = _painted(layer)
-        union = painted if union is None else union | painted
-    if not union.any():
-        return None
-    scale = union.shape[0] // FRAME
-    return union.reshape(FRAME, scale, FRAME, scale).any(axis=(1, 3))
+    union = np.logical_or.reduce([pool_mask(_painted(layer), FRAME) for layer in layers])
+    return union if union.any() else None
 
 
 def _painted(layer: np.ndarray) -> np.ndarray:

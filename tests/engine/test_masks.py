@@ -1,4 +1,4 @@
-"""Pixel masks, outpaint presets, and their mapping onto the causal tokenizer's token grid."""
+"""Pixel masks, inpaint and outpaint presets, and their mapping onto the causal tokenizer's token grid."""
 
 import numpy as np
 import pytest
@@ -9,11 +9,17 @@ from engine.masks import (
     MaskError,
     box_mask,
     check_pixel_mask,
+    grow_mask,
+    inpaint_mask,
     latent_frame_groups,
+    object_mask,
     outpaint_mask,
     pixel_to_token_mask,
+    pool_mask,
     token_to_pixel_mask,
 )
+from engine.structure import control_video
+from engine.world import sample
 
 
 def test_presets_keep_the_named_region():
@@ -63,3 +69,44 @@ def test_bad_masks_are_refused():
         check_pixel_mask(np.ones((32, 32), bool), 17, 64, 64)
     with pytest.raises(MaskError, match="numpy"):
         check_pixel_mask([[True]], 17, 64, 64)
+
+
+def test_inpaint_presets_name_the_region_to_generate():
+    clip = sample(7).video
+    centre, left = inpaint_mask("centre", clip), inpaint_mask("left", clip)
+    assert np.array_equal(centre, box_mask(16, 16, 32, 32)) and np.array_equal(centre, ~outpaint_mask("centre"))
+    assert left.shape == (64, 64) and left[:, :32].all() and not left[:, 32:].any()
+    follow = inpaint_mask("object", clip)
+    assert follow.shape == (17, 64, 64) and 0 < follow.mean() < 0.5
+    assert np.array_equal(follow, object_mask(clip))
+    with pytest.raises(MaskError, match="unknown inpaint preset"):
+        inpaint_mask("diagonal", clip)
+
+
+def test_the_object_mask_covers_the_silhouette_grown_by_the_margin():
+    clip = sample(7).video
+    silhouette = control_video(clip)[..., 0] > 0
+    follow = object_mask(clip)
+    assert (follow >= silhouette).all() and follow.sum() > silhouette.sum()
+    assert not object_mask(np.full((17, 64, 64, 3), 128, np.uint8)).any()  # no object, nothing to follow
+
+
+def test_grow_dilates_in_space_only():
+    mask = np.zeros((3, 16, 16), dtype=bool)
+    mask[1, 8, 8] = True
+    grown = grow_mask(mask, 2)
+    assert grown[1, 6:11, 6:11].all() and grown[1].sum() == 25
+    assert not grown[0].any() and not grown[2].any()
+    mask[1, 0, 15] = True  # at the edge the square is clipped, not wrapped
+    assert grow_mask(mask, 1)[1].sum() == 9 + 4 and np.array_equal(grow_mask(mask, 0), mask)
+
+
+def test_pool_marks_a_cell_when_any_of_its_pixels_is_set():
+    drawn = np.zeros((256, 256), dtype=bool)
+    drawn[0, 255] = True
+    pooled = pool_mask(drawn)
+    assert pooled.shape == (64, 64) and pooled.sum() == 1 and pooled[0, 63]
+    assert np.array_equal(pool_mask(box_mask(16, 16, 32, 32)), box_mask(16, 16, 32, 32))
+    for bad in [np.zeros((100, 100), bool), np.zeros((128, 64), bool)]:
+        with pytest.raises(MaskError, match="multiple of 64"):
+            pool_mask(bad)

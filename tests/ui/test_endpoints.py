@@ -4,6 +4,7 @@ seed gives the same bytes."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -99,6 +100,28 @@ def test_masked_decoding_runs(client, tiny_engine):
     *_, settings, _ = client.predict(prompt="a red ball", **{**SAMPLING, "decoding": "masked", "steps": 4},
                                      api_name="/text_to_video")
     assert settings["sampling"]["decoding"] == "masked" and settings["sampling"]["steps"] == 4
+
+
+def test_masked_decoding_streams_previews_then_the_usual_result(client, tiny_engine, monkeypatch):
+    if not supports_decoding(tiny_engine):
+        pytest.skip("this engine has no masked decoding yet")
+    decode = tiny_engine.decode_video
+
+    def slow(*args, **kwargs):  # as on a real model: the page has time to show each guess
+        time.sleep(0.03)
+        return decode(*args, **kwargs)
+
+    monkeypatch.setattr(tiny_engine, "decode_video", slow)
+    masked = {**SAMPLING, "decoding": "masked", "steps": 4}
+    job = client.submit(prompt="a red ball", **masked, api_name="/text_to_video")
+    display, native, settings, seed = job.result()
+    *previews, relabel, final = job.outputs()
+    assert previews and all(p[0]["label"].startswith("Preview") and "preview-" in p[0]["value"] for p in previews)
+    assert relabel[0] == {"label": "Result (shown at 256x256)", "__type__": "update"}
+    assert final == (display, native, settings, seed) and seed == 5
+    _check_mp4(display, 256, 17, True)
+    again = client.predict(prompt="a red ball", **masked, api_name="/text_to_video")
+    assert Path(again[1]).read_bytes() == Path(native).read_bytes()
 
 
 def test_reconstruct_shows_tokens_ratio_and_psnr(client):

@@ -9,6 +9,7 @@ import gradio as gr
 import numpy as np
 import pytest
 
+from engine import masks
 from engine.weights import DEFAULT_WEIGHTS
 from engine.world import sample
 from ui import outputs
@@ -63,18 +64,20 @@ def test_drawn_mask_is_pooled_to_64x64():
     mask = check.drawn_mask({"background": None, "layers": [layer], "composite": None})
     assert mask.shape == (64, 64) and mask.sum() == 1 and mask[0, 63]
     assert check.drawn_mask({"layers": [np.zeros((64, 64, 4), np.uint8)]}) is None
+    small = np.zeros((128, 128, 4), np.uint8)
+    small[126:, :2, 3] = 255  # a second layer at another size: its cell in the bottom-left corner
+    both = check.drawn_mask({"layers": [layer, small]})
+    assert both.sum() == 2 and both[0, 63] and both[63, 0]
     assert check.drawn_mask(None) is None
     for bad in [np.zeros((100, 37, 4), np.uint8), np.zeros((2048, 2048, 4), np.uint8)]:
         with pytest.raises(gr.Error, match="first frame's size"):
             check.drawn_mask({"layers": [bad]})
 
 
-def test_inpaint_presets():
+def test_inpaint_mask_turns_the_page_value_into_a_mask():
     clip = sample(7).video
+    assert np.array_equal(inpaint_mask("object", None, clip), masks.inpaint_mask("object", clip))
     assert inpaint_mask("centre", None, clip).sum() == 32 * 32
-    assert inpaint_mask("left", None, clip)[:, :32].all()
-    follow = inpaint_mask("object", None, clip)
-    assert follow.shape == (17, 64, 64) and 0 < follow.mean() < 0.5
     with pytest.raises(gr.Error, match="Draw over the region"):
         inpaint_mask("draw", None, clip)
     with pytest.raises(gr.Error, match="No object"):
