@@ -7,6 +7,9 @@
 Loss = MSE + l1_weight * L1 (reconstruction) + commitment_weight * ||z - sg(q)||^2
        + entropy_weight * (per-sample entropy - gamma * batch entropy)
        [+ hard_pixel_weight * MSE of the worst pixels].
+`--init DIR` starts from saved weights (its config wins over the architecture flags);
+`--decoder-only` then trains the decoder alone on the frozen encoder's tokens, so the indices, and
+every model trained on them (the generator's token cache), stay valid while reconstructions improve.
 Every rank draws disjoint world seeds (`rank_seeds`), so a resumed run sees exactly the data it would
 have seen. Rank 0 evaluates held-out PSNR on the eval split every `--eval-every` steps, logs one JSON
 line per log step to stdout and `<out>/log.jsonl`, keeps `<out>/checkpoint.pt` (resumable) and the
@@ -23,11 +26,13 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from engine.components import config_to_dict
 from engine.training import distributed as D
 from engine.training.data import eval_seeds, video_batch
 from engine.training.run import JsonLog, RunClock, eval_and_checkpoint, export_weights, set_learning_rate, warmup_cosine
+from engine.video_tokenizer.lfq import LFQOutput
 from engine.video_tokenizer.model import VideoTokenizer, VideoTokenizerConfig
 
 
@@ -97,6 +102,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--export", type=Path, default=None, help="save_pretrained the best model here at the end")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default=None)
+    p.add_argument("--init", type=Path, default=None, help="start from these weights (config.json + safetensors)")
+    p.add_argument("--decoder-only", action="store_true",
+                   help="freeze encoder and quantizer (tokens unchanged) and train the decoder")
     defaults = VideoTokenizerConfig()
     p.add_argument("--bits", type=int, default=defaults.bits)
     p.add_argument("--patch-size", type=int, default=defaults.patch_size)
@@ -114,19 +122,44 @@ def model_config(args: argparse.Namespace) -> VideoTokenizerConfig:
                                 num_res_blocks=args.res_blocks, bits=args.bits)
 
 
+def build_model(args: argparse.Namespace) -> tuple[VideoTokenizer, nn.Module]:
+    """The tokenizer, and the part of it that trains (all of it, or only the decoder)."""
+    if args.decoder_only and args.init is None:
+        raise ValueError("--decoder-only needs --init: a decoder alone cannot learn untrained tokens")
+    if args.init is not None:
+        model = VideoTokenizer.from_pretrained(args.init)
+    else:
+        torch.manual_seed(args.seed)  # same initial weights on every rank (DDP also broadcasts them)
+        model = VideoTokenizer(model_config(args))
+    if not args.decoder_only:
+        return model, model
+    model.encoder.requires_grad_(False)
+    model.quantizer.requires_grad_(False)
+    return model, model.decoder
+
+
+def reconstruct(model: VideoTokenizer, trained: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, LFQOutput | None]:
+    """(reconstruction (B, 3, T, H, W), LFQ output, or None when only the decoder trains)."""
+    if D.unwrap(trained) is model:
+        return trained(x)
+    with torch.no_grad():
+        codes = model.quantizer(model.encode_latent(x)).codes  # (B, bits, t, h, w), frozen tokens
+    return trained(codes), None
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     info = D.setup(args.device)
-    torch.manual_seed(args.seed)  # same initial weights on every rank (DDP also broadcasts them)
-    config = model_config(args)
-    model = VideoTokenizer(config).to(info.device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, betas=(0.9, 0.99), weight_decay=0.0)
+    model, trained = build_model(args)
+    model.to(info.device)
+    config = model.config
+    optimizer = torch.optim.AdamW(trained.parameters(), lr=args.lr, betas=(0.9, 0.99), weight_decay=0.0)
     ckpt_path = args.out / "checkpoint.pt"
     step, extra = D.load_checkpoint(ckpt_path, model, optimizer) if args.resume else (0, {})
     if extra and extra.get("config") != config_to_dict(config):
         raise ValueError(f"{ckpt_path} was trained with {extra['config']}, not {config_to_dict(config)}")
     best = float(extra.get("best_psnr", -math.inf))
-    ddp = D.wrap_ddp(model, info)
+    ddp = D.wrap_ddp(trained, info)
     eval_videos = video_batch(eval_seeds(args.eval_clips)).to(info.device) if info.is_main else None
     log = JsonLog(args.out, info.is_main)
     log({"event": "start", "step": step, "world_size": info.world_size,
@@ -152,22 +185,24 @@ def main(argv: list[str] | None = None) -> None:
     while step < args.steps:
         set_learning_rate(optimizer, learning_rate(step, args))
         x = video_batch(D.rank_seeds(step, args.batch_size, info, offset=args.seed * 10**9)).to(info.device)
-        recon, q = ddp(x)  # (B, 3, T, H, W), LFQOutput
+        recon, q = reconstruct(model, ddp, x)  # (B, 3, T, H, W), LFQOutput or None
         mse, l1 = F.mse_loss(recon, x), F.l1_loss(recon, x)
-        loss = (mse + args.l1_weight * l1 + args.commitment_weight * q.commitment
-                + args.entropy_weight * q.entropy)
+        loss = mse + args.l1_weight * l1
+        if q is not None:
+            loss = loss + args.commitment_weight * q.commitment + args.entropy_weight * q.entropy
         if args.hard_pixel_weight > 0:
             loss = loss + args.hard_pixel_weight * hard_pixel_loss(recon, x, args.hard_pixel_fraction)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), args.grad_clip or math.inf)
+        grad_norm = torch.nn.utils.clip_grad_norm_(trained.parameters(), args.grad_clip or math.inf)
         optimizer.step()
         step += 1
         if step % args.log_every == 0 or step == args.steps:
-            stats = {k: float(D.all_reduce_mean(v.detach())) for k, v in
-                     {"loss": loss, "mse": mse, "l1": l1, "commitment": q.commitment,
-                      "per_sample_entropy": q.per_sample_entropy, "batch_entropy": q.batch_entropy,
-                      "grad_norm": grad_norm}.items()}
+            terms = {"loss": loss, "mse": mse, "l1": l1, "grad_norm": grad_norm}
+            if q is not None:
+                terms.update(commitment=q.commitment, per_sample_entropy=q.per_sample_entropy,
+                             batch_entropy=q.batch_entropy)
+            stats = {k: float(D.all_reduce_mean(v.detach())) for k, v in terms.items()}
             log({"step": step, **stats, "lr": learning_rate(step - 1, args), "minutes": clock.minutes()})
         if eval_and_checkpoint(step, args.steps, args.eval_every, clock, evaluate_now, checkpoint):
             break

@@ -32,3 +32,26 @@ def test_learning_rate_warmup_then_cosine_to_a_tenth():
     assert learning_rate(10, args) == pytest.approx(1e-3)
     assert learning_rate(110, args) == pytest.approx(1e-4)
     assert learning_rate(60, args) == pytest.approx(1e-3 * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi / 2))))
+
+
+def test_decoder_only_fine_tune_keeps_the_tokens(tmp_path):
+    from engine.video_tokenizer.model import VideoTokenizer, VideoTokenizerConfig
+    from engine.video_tokenizer.train import main
+
+    torch.manual_seed(0)
+    start = VideoTokenizer(VideoTokenizerConfig(channels=(8, 12, 16), bits=6))
+    start.save_pretrained(tmp_path / "start")
+    main(["--out", str(tmp_path / "run"), "--init", str(tmp_path / "start"), "--decoder-only", "--steps", "2",
+          "--batch-size", "1", "--warmup", "1", "--eval-every", "2", "--eval-clips", "2", "--log-every", "1",
+          "--device", "cpu"])
+    tuned = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)["model"]
+    before = start.state_dict()
+    assert all(torch.equal(before[k], tuned[k]) for k in before if k.startswith(("encoder.", "quantizer.")))
+    assert any(not torch.equal(before[k], tuned[k]) for k in before if k.startswith("decoder."))
+
+
+def test_decoder_only_needs_initial_weights(tmp_path):
+    from engine.video_tokenizer.train import main
+
+    with pytest.raises(ValueError, match="--init"):
+        main(["--out", str(tmp_path / "run"), "--decoder-only", "--steps", "1", "--device", "cpu"])
