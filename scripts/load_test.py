@@ -7,8 +7,9 @@
 Every request must either succeed (an MP4 comes back) or get a clean "queue is full" answer;
 anything else is counted as a failure and the exit status is 1. Prints latency p50/p95 (from
 submit to result, so it includes queueing), the server's resident memory (RSS from /proc: the
-baseline after one warm-up request, the peak sampled during the load, VmHWM, and after), and
-the outcome counts.
+baseline after one warm-up request, the peak sampled during the load, VmHWM, and after each
+round), and the outcome counts. `--rounds 3` repeats the load: memory that settles after the first
+round is the allocator keeping its pages, memory that grows every round is a leak.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--requests", type=int, default=3, help="requests per client")
     parser.add_argument("--timeout", type=float, default=1800, help="seconds to wait for the whole load")
+    parser.add_argument("--rounds", type=int, default=1, help="repeat the load, reading memory after each")
     return parser.parse_args(argv)
 
 
@@ -176,12 +178,16 @@ def main(argv: list[str] | None = None) -> int:
         sampler = PeakSampler(pid) if pid else None
         if sampler:
             sampler.start()
-        start = time.perf_counter()
-        results = run_load(url, args.clients, args.requests, args.timeout)
+        start, results, after_rounds = time.perf_counter(), [], []
+        for _ in range(args.rounds):
+            results += run_load(url, args.clients, args.requests, args.timeout)
+            time.sleep(1.0)
+            after_rounds.append(round(rss_mb(pid), 1) if pid else None)
         wall = time.perf_counter() - start
         peak = sampler.stop() if sampler else None
-        time.sleep(1.0)
         report = summarise(results, wall, baseline, peak, pid)
+        if pid:
+            report["server_memory_mb"]["after_each_round"] = after_rounds
         print(json.dumps(report, indent=2))
         return 0 if report["counts"].get("failed", 0) == 0 else 1
     finally:

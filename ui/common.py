@@ -17,6 +17,8 @@ bar shows only start and end, and masked decoding shows no preview.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import functools
 import importlib.util
 import inspect
@@ -249,14 +251,36 @@ class Studio:
         kwargs = sampling.engine_kwargs(engine)
         if sampling.decoding == "masked" and (preview := PREVIEW.get()) is not None:
             kwargs["preview"] = preview
-        result = generate(self.engine_id, task, progress=progress_callback(progress), **kwargs, **media)
-        write_start = time.perf_counter()
-        files = write_clip(result.video, result.audio, task.replace("_", "-"), fps=result.fps,
-                           sample_rate=result.sample_rate)
-        more = extras(result) if extras else []
+        try:
+            result = generate(self.engine_id, task, progress=progress_callback(progress), **kwargs, **media)
+            write_start = time.perf_counter()
+            files = write_clip(result.video, result.audio, task.replace("_", "-"), fps=result.fps,
+                               sample_rate=result.sample_rate)
+            more = extras(result) if extras else []
+        finally:
+            release_freed_memory()
         settings = settings_json(task, inputs, sampling, result, write_s=time.perf_counter() - write_start,
                                  request_s=time.perf_counter() - started)
         return [files.display, files.native, settings, sampling.seed, *more, files.native]
+
+
+def _libc() -> Any:
+    name = ctypes.util.find_library("c")
+    libc = ctypes.CDLL(name) if name else None
+    return libc if libc is not None and hasattr(libc, "malloc_trim") else None
+
+
+_LIBC = _libc()
+
+
+def release_freed_memory() -> None:
+    """Give the heap pages a request freed back to the OS (glibc's malloc_trim; elsewhere nothing).
+
+    Gradio runs requests on a pool of threads and glibc gives threads their own heap arenas, which
+    keep freed pages: without this a server's memory crept up ~45 MB per 24 requests and stayed up.
+    """
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
 
 
 @on_gpu

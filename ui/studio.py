@@ -27,6 +27,10 @@ from ui.world_tab import build_world_tab
 MAX_QUEUE = 16  # requests waiting beyond this get a clean "queue full" answer
 MAX_UPLOAD = "50mb"
 CACHE_SWEEP = (1800, 3600)  # every 30 min, delete cached files older than an hour
+# Gradio keeps every session's copy of the page config (~1 MB here) until this many newer sessions
+# push it out (its default, 10,000, lets an API-heavy server grow by gigabytes); a session pushed out
+# only loses its "last result".
+SESSION_CAPACITY = 50
 EXAMPLES_CACHE = Path(".gradio/cached_examples")
 
 INTRO = """# MagPoet
@@ -99,6 +103,7 @@ def launch_kwargs(host: str | None, port: int | None) -> dict[str, Any]:
         "server_name": host,
         "server_port": port,
         "max_file_size": MAX_UPLOAD,
+        "state_session_capacity": SESSION_CAPACITY,
         "show_error": False,  # gr.Error messages reach the user; tracebacks never do
         "footer_links": ["api", "gradio"],
         "theme": gr.themes.Soft(primary_hue="violet", secondary_hue="cyan"),

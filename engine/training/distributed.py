@@ -21,6 +21,8 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from engine.world import EVAL_SEED_START
+
 
 @dataclass(frozen=True)
 class DistInfo:
@@ -108,6 +110,9 @@ def load_checkpoint(path: Path, model: nn.Module, optimizer: torch.optim.Optimiz
 
 def rank_seeds(step: int, batch_size: int, info: DistInfo, offset: int = 0) -> list[int]:
     """World seeds for this rank at this step: disjoint across ranks and steps, so no clip repeats
-    within a run and a resumed run sees exactly the data it would have seen."""
+    within a run and a resumed run sees exactly the data it would have seen. Training seeds stay
+    below the evaluation split (`EVAL_SEED_START`): a seed there raises instead of leaking eval data."""
     start = offset + (step * info.world_size + info.rank) * batch_size
+    if start + batch_size > EVAL_SEED_START:
+        raise ValueError(f"training seeds {start}..{start + batch_size - 1} reach the eval split ({EVAL_SEED_START})")
     return list(range(start, start + batch_size))

@@ -100,7 +100,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--max-minutes", type=float, default=0.0, help="stop and checkpoint after this")
     p.add_argument("--resume", action=argparse.BooleanOptionalAction, default=True)
     p.add_argument("--export", type=Path, default=None, help="save_pretrained the best model here at the end")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="0-9: initial weights and data (seeds from seed x 10^8)")
     p.add_argument("--device", default=None)
     p.add_argument("--init", type=Path, default=None, help="start from these weights (config.json + safetensors)")
     p.add_argument("--decoder-only", action="store_true",
@@ -184,7 +184,7 @@ def main(argv: list[str] | None = None) -> None:
     ddp.train()
     while step < args.steps:
         set_learning_rate(optimizer, learning_rate(step, args))
-        x = video_batch(D.rank_seeds(step, args.batch_size, info, offset=args.seed * 10**9)).to(info.device)
+        x = video_batch(D.rank_seeds(step, args.batch_size, info, offset=args.seed * 10**8)).to(info.device)
         recon, q = reconstruct(model, ddp, x)  # (B, 3, T, H, W), LFQOutput or None
         mse, l1 = F.mse_loss(recon, x), F.l1_loss(recon, x)
         loss = mse + args.l1_weight * l1

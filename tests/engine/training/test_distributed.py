@@ -1,3 +1,4 @@
+import pytest
 import torch
 from torch import nn
 
@@ -17,6 +18,15 @@ def test_rank_seeds_are_disjoint_across_ranks_and_steps():
             assert seen.isdisjoint(seeds)
             seen.update(seeds)
     assert seen == set(range(5 * 3 * 4))
+
+
+def test_rank_seeds_never_reach_the_eval_split():
+    from engine.world import EVAL_SEED_START
+
+    last = rank_seeds(0, 4, _info(0, 1), offset=EVAL_SEED_START - 4)
+    assert last == list(range(EVAL_SEED_START - 4, EVAL_SEED_START))
+    with pytest.raises(ValueError, match="eval split"):
+        rank_seeds(0, 4, _info(0, 1), offset=EVAL_SEED_START - 3)
 
 
 def test_single_process_setup_needs_no_process_group(monkeypatch):
