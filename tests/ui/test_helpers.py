@@ -159,6 +159,7 @@ def test_serving_rules():
     launch = launch_kwargs("127.0.0.1", 7860)
     assert launch["show_error"] is False and launch["max_file_size"] == "50mb"
     assert "allowed_paths" not in launch and "share" not in launch
+    assert 0 < launch["state_session_capacity"] <= 100  # Gradio's 10,000 sessions would hold gigabytes
 
 
 @pytest.mark.skipif(not (DEFAULT_WEIGHTS / "video_tokenizer" / "config.json").is_file(),
@@ -166,7 +167,7 @@ def test_serving_rules():
 def test_tokenizer_tab_works_from_the_shipped_video_tokenizer_alone():
     studio = Studio(None, VideoTokenizerOnly(DEFAULT_WEIGHTS))
     compare, grid, figures, native = reconstruct_fn(studio)(None, 7)
-    assert figures["token_grid"] == [5, 8, 8] and figures["psnr_db"] > 18  # README: 23.7 dB on average
+    assert figures["token_grid"] == [5, 8, 8] and figures["psnr_db"] > 18  # README: 27 dB on average
     assert figures["compression_ratio"] > 100 and grid.shape[2] == 3 and native.endswith(".mp4")
     with pytest.raises(gr.Error, match="generator is not loaded"):
         studio.run("text_to_video", Sampling.parse(*SETTINGS), {}, None, prompt="a red ball")
