@@ -12,12 +12,15 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from gradio_client import handle_file
+from imageio_ffmpeg import count_frames_and_secs
 
 from app import parse_args
 from engine.pipeline import Engine
 from engine.weights import DEFAULT_WEIGHTS, available_components
 from tests.engine.test_pipeline import tiny_components
 from ui import StudioSettings, build_studio, launch_kwargs, queue_kwargs
+from ui.outputs import example_media
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -39,6 +42,32 @@ def probe(path: str | Path) -> str:
     from imageio_ffmpeg import get_ffmpeg_exe
 
     return subprocess.run([get_ffmpeg_exe(), "-hide_banner", "-i", str(path)], capture_output=True, text=True).stderr
+
+
+def endpoint_cases() -> dict[str, tuple[dict, int, bool]]:
+    """Every generation endpoint -> (inputs, frames, has sound), from the studio's example media."""
+    m = example_media()
+    return {
+        "/text_to_video": ({"prompt": "a red ball bouncing on sand"}, 17, True),
+        "/image_to_video": ({"image": handle_file(m.first_frames[0]), "prompt": ""}, 17, True),
+        "/inpaint": ({"video": handle_file(m.clips[0]), "mask_preset": "centre"}, 17, True),
+        "/outpaint": ({"video": handle_file(m.clips[1]), "keep": "top"}, 17, True),
+        "/stylize": ({"video": handle_file(m.clips[2]), "prompt": m.styled_prompts[2]}, 17, True),
+        "/video_to_audio": ({"video": handle_file(m.clips[0])}, 17, True),
+        "/audio_to_video": ({"audio": handle_file(m.sounds[1])}, 17, True),
+        "/extend": ({"prompt": "a blue star", "clips": 2}, 33, True),
+        "/interpolate": ({"first_frame": handle_file(m.first_frames[1]),
+                          "last_frame": handle_file(m.last_frames[1])}, 17, True),
+    }
+
+
+def check_mp4(path: str, side: int, frames: int, sound: bool) -> None:
+    """H.264 of side x side, AAC exactly when there is sound, `frames` frames at 8 fps."""
+    described = probe(path)
+    assert "h264" in described and f"{side}x{side}" in described, described
+    assert ("aac" in described) == sound, described
+    counted, seconds = count_frames_and_secs(path)
+    assert counted == frames and seconds == pytest.approx(frames / 8, abs=0.01)
 
 
 def launch(engine: object | None, cache: Path) -> tuple[str, object]:

@@ -9,9 +9,8 @@ from pathlib import Path
 
 import pytest
 from gradio_client import Client, handle_file
-from imageio_ffmpeg import count_frames_and_secs
 
-from tests.ui.conftest import probe
+from tests.ui.conftest import check_mp4, endpoint_cases, probe
 from ui.common import supports_decoding, supports_task
 from ui.outputs import example_media
 
@@ -19,44 +18,19 @@ SAMPLING = {"seed": 5, "randomize_seed": False, "temperature": 1.0, "top_k": 0, 
             "decoding": "autoregressive", "steps": 12}
 
 
-def _cases() -> dict[str, tuple[dict, int, bool]]:
-    """endpoint -> (inputs, frames, has sound)."""
-    m = example_media()
-    return {
-        "/text_to_video": ({"prompt": "a red ball bouncing on sand"}, 17, True),
-        "/image_to_video": ({"image": handle_file(m.first_frames[0]), "prompt": ""}, 17, True),
-        "/inpaint": ({"video": handle_file(m.clips[0]), "mask_preset": "centre"}, 17, True),
-        "/outpaint": ({"video": handle_file(m.clips[1]), "keep": "top"}, 17, True),
-        "/stylize": ({"video": handle_file(m.clips[2]), "prompt": m.styled_prompts[2]}, 17, True),
-        "/video_to_audio": ({"video": handle_file(m.clips[0])}, 17, True),
-        "/audio_to_video": ({"audio": handle_file(m.sounds[1])}, 17, True),
-        "/extend": ({"prompt": "a blue star", "clips": 2}, 33, True),
-        "/interpolate": ({"first_frame": handle_file(m.first_frames[1]),
-                          "last_frame": handle_file(m.last_frames[1])}, 17, True),
-    }
-
-
 @pytest.fixture(scope="module")
 def client(studio_url) -> Client:
     return Client(studio_url, verbose=False)
 
 
-def _check_mp4(path: str, side: int, frames: int, sound: bool) -> None:
-    described = probe(path)
-    assert "h264" in described and f"{side}x{side}" in described, described
-    assert ("aac" in described) == sound, described
-    counted, seconds = count_frames_and_secs(path)
-    assert counted == frames and seconds == pytest.approx(frames / 8, abs=0.01)
-
-
-@pytest.mark.parametrize("endpoint", list(_cases()))
+@pytest.mark.parametrize("endpoint", list(endpoint_cases()))
 def test_endpoint_returns_mp4s_and_settings_and_the_seed_reproduces(client, tiny_engine, endpoint):
     if endpoint == "/interpolate" and not supports_task(tiny_engine, "interpolate"):
         pytest.skip("this engine has no interpolate task yet")
-    inputs, frames, sound = _cases()[endpoint]
+    inputs, frames, sound = endpoint_cases()[endpoint]
     display, native, settings, seed, *_ = client.predict(**inputs, **SAMPLING, api_name=endpoint)
-    _check_mp4(display, 256, frames, sound)
-    _check_mp4(native, 64, frames, sound)
+    check_mp4(display, 256, frames, sound)
+    check_mp4(native, 64, frames, sound)
     assert seed == 5 and settings["seed"] == 5 and settings["task"] == endpoint.strip("/")
     assert settings["output"]["frames"] == frames and settings["timings"]["request"] > 0
     assert {"video_tokenizer", "transformer", "world_version"} <= set(settings["model"])
@@ -69,7 +43,7 @@ def test_stylize_also_returns_the_control_video(client):
     m = example_media()
     *_, control = client.predict(video=handle_file(m.clips[0]), prompt="a green square on sand", **SAMPLING,
                                  api_name="/stylize")
-    _check_mp4(control, 256, 17, False)
+    check_mp4(control, 256, 17, False)
 
 
 def test_randomize_seed_shows_the_seed_it_used(client):
@@ -91,7 +65,7 @@ def test_drawn_mask_through_the_api(client, tmp_path):
     _, native, settings, _ = client.predict(video=handle_file(m.clips[0]), mask_preset="draw", mask=mask,
                                             **SAMPLING, api_name="/inpaint")
     assert settings["inputs"]["masked_fraction"] == 0.25
-    _check_mp4(native, 64, 17, True)
+    check_mp4(native, 64, 17, True)
 
 
 def test_masked_decoding_runs(client, tiny_engine):
@@ -119,7 +93,7 @@ def test_masked_decoding_streams_previews_then_the_usual_result(client, tiny_eng
     assert previews and all(p[0]["label"].startswith("Preview") and "preview-" in p[0]["value"] for p in previews)
     assert relabel[0] == {"label": "Result (shown at 256x256)", "__type__": "update"}
     assert final == (display, native, settings, seed) and seed == 5
-    _check_mp4(display, 256, 17, True)
+    check_mp4(display, 256, 17, True)
     again = client.predict(prompt="a red ball", **masked, api_name="/text_to_video")
     assert Path(again[1]).read_bytes() == Path(native).read_bytes()
 
@@ -130,9 +104,9 @@ def test_reconstruct_shows_tokens_ratio_and_psnr(client):
                                                     api_name="/reconstruct")
     described = probe(compare)
     assert "h264" in described and "512x256" in described  # original | reconstruction, enlarged
-    _check_mp4(native, 64, 17, False)
+    check_mp4(native, 64, 17, False)
     assert Path(grid).suffix == ".png"
     assert figures["token_grid"] == [5, 4, 4] and figures["compression_ratio"] > 1 and figures["psnr_db"] > 0
     *_, from_world, world_native = client.predict(video=None, world_seed=7, api_name="/reconstruct")
     assert from_world["source"] == "world clip, seed 7"
-    _check_mp4(world_native, 64, 17, True)
+    check_mp4(world_native, 64, 17, True)
