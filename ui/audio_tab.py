@@ -76,7 +76,7 @@ def build_audio_tab(studio: Studio, last: gr.State) -> None:
         with gr.Row():
             with gr.Column(scale=2):
                 audio = gr.Audio(label="Sound", type="filepath", format=None, sources=["upload", "microphone"])
-                prompt = gr.Textbox(label="Prompt (optional)", value="", max_length=check.MAX_PROMPT_CHARS)
+                prompt = gr.Textbox(label="Prompt (optional)", value="")
                 run_video = gr.Button("Draw a clip for it", variant="primary")
                 video_advanced = build_advanced(seed=1)
             with gr.Column(scale=3):

@@ -127,7 +127,7 @@ def build_inpaint_tab(studio: Studio, last: gr.State) -> None:
                                     elem_id="inpaint-editor",
                                     fixed_canvas=True, sources=(), layers=False, transforms=(), height=300,
                                     brush=gr.Brush(colors=["#ff00ff"], default_size=24, color_mode="fixed"))
-                prompt = gr.Textbox(label="Prompt (optional)", value="", max_length=check.MAX_PROMPT_CHARS)
+                prompt = gr.Textbox(label="Prompt (optional)", value="")
                 run = gr.Button("Inpaint", variant="primary")
                 advanced = build_advanced(seed=1)
             with gr.Column(scale=3):
@@ -148,7 +148,7 @@ def build_outpaint_tab(studio: Studio, last: gr.State) -> None:
             with gr.Column(scale=2):
                 video = gr.Video(label="Clip", height=220, format=None)
                 keep = Radio([(OUTPAINT_LABELS[p], p) for p in OUTPAINT_PRESETS], value="centre", label="Keep")
-                prompt = gr.Textbox(label="Prompt (optional)", value="", max_length=check.MAX_PROMPT_CHARS)
+                prompt = gr.Textbox(label="Prompt (optional)", value="")
                 run = gr.Button("Outpaint", variant="primary")
                 advanced = build_advanced(seed=1)
             with gr.Column(scale=3):
@@ -170,7 +170,7 @@ def build_stylize_tab(studio: Studio, last: gr.State) -> None:
             with gr.Column(scale=2):
                 video = gr.Video(label="Clip", height=220, format=None)
                 take_last = gr.Button("Use my last result", size="sm")
-                prompt = gr.Textbox(label="Prompt", lines=2, max_length=check.MAX_PROMPT_CHARS)
+                prompt = gr.Textbox(label="Prompt", lines=2)
                 run = gr.Button("Stylize", variant="primary")
                 advanced = build_advanced(seed=1)
             with gr.Column(scale=3):

@@ -111,7 +111,7 @@ def build_text_to_video_tab(studio: Studio, last: gr.State) -> None:
                     "the background and the camera. You get 17 frames (2.1 s) with sound.")
         with gr.Row():
             with gr.Column(scale=2):
-                prompt = gr.Textbox(label="Prompt", lines=2, max_length=check.MAX_PROMPT_CHARS,
+                prompt = gr.Textbox(label="Prompt", lines=2,
                                     placeholder="a red ball bouncing around on a sand background")
                 run = gr.Button("Generate", variant="primary")
                 advanced = build_advanced(seed=1)
@@ -131,7 +131,7 @@ def build_image_to_video_tab(studio: Studio, last: gr.State) -> None:
         with gr.Row():
             with gr.Column(scale=2):
                 image = ImagePath(label="First frame", sources=["upload", "clipboard"], height=256)
-                prompt = gr.Textbox(label="Prompt (optional)", value="", lines=2, max_length=check.MAX_PROMPT_CHARS)
+                prompt = gr.Textbox(label="Prompt (optional)", value="", lines=2)
                 run = gr.Button("Animate", variant="primary")
                 advanced = build_advanced(seed=1)
             with gr.Column(scale=3):
@@ -151,7 +151,7 @@ def build_extend_tab(studio: Studio, last: gr.State) -> None:
                     "clip between them.")
         with gr.Row():
             with gr.Column(scale=2):
-                prompt = gr.Textbox(label="Prompt (optional)", value="", lines=2, max_length=check.MAX_PROMPT_CHARS)
+                prompt = gr.Textbox(label="Prompt (optional)", value="", lines=2)
                 with gr.Row():
                     image = ImagePath(label="Start from an image (optional)", height=200)
                     video = gr.Video(label="Or continue a clip (optional)", height=200, format=None)
@@ -171,7 +171,7 @@ def build_extend_tab(studio: Studio, last: gr.State) -> None:
                 with gr.Row():
                     first = ImagePath(label="First frame", height=200)
                     final = ImagePath(label="Last frame", height=200)
-                between_prompt = gr.Textbox(label="Prompt (optional)", value="", max_length=check.MAX_PROMPT_CHARS)
+                between_prompt = gr.Textbox(label="Prompt (optional)", value="")
                 between = gr.Button("Interpolate", variant="primary")
                 between_advanced = build_advanced(seed=1)
             with gr.Column(scale=3):

@@ -29,15 +29,15 @@ from PIL import Image
 from engine.masks import pool_mask
 from engine.media import MediaError, read_audio, read_image, read_video
 
-MAX_PROMPT_CHARS = 400
+MAX_PROMPT_CHARS = 400  # checked here only: a prompt box's max_length would cut a pasted prompt silently
 MAX_SEED = 2**31 - 1
 MAX_MASK_SIDE = 1024
 FRAME = 64
 
 
 def invalid(message: str) -> gr.Error:
-    """A user-facing error (shown in the page, returned by the API; no traceback)."""
-    return gr.Error(message, title="Please check the input")
+    """A user-facing error (shown in the page, returned by the API; no traceback, not even in the server log)."""
+    return gr.Error(message, title="Please check the input", print_exception=False)
 
 
 def prompt(value: Any, *, required: bool) -> str | None:

@@ -8,12 +8,17 @@ runs the shipped weights.
 from __future__ import annotations
 
 import socket
+import struct
 import subprocess
+import wave
+import zlib
 from pathlib import Path
 
+import numpy as np
 import pytest
 from gradio_client import handle_file
 from imageio_ffmpeg import count_frames_and_secs
+from PIL import Image
 
 from app import parse_args
 from engine.pipeline import Engine
@@ -90,3 +95,32 @@ def studio_url(tiny_engine, tmp_path_factory):
     url, demo = launch(tiny_engine, tmp_path_factory.mktemp("examples-cache"))
     yield url
     demo.close()
+
+
+def png_header(width: int, height: int) -> bytes:
+    """A PNG whose header claims width x height (its pixel data is cut short): no memory needed to make it."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    pixels = chunk(b"IDAT", zlib.compress(b"\0" * 1024))
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + pixels + chunk(b"IEND", b"")
+
+
+@pytest.fixture(scope="module")
+def bad_files(tmp_path_factory) -> dict[str, Path]:
+    """The issue's bad uploads, by stem (test_bad_input.py and test_page_bad_input.py use them).
+
+    `picture` is a PNG that is also saved renamed as picture.mp4: take `.with_suffix(...)` of it."""
+    folder = tmp_path_factory.mktemp("bad")
+    clip = Path(example_media().clips[0]).read_bytes()
+    (folder / "truncated.mp4").write_bytes(clip[: len(clip) * 3 // 10])
+    (folder / "empty.mp4").write_bytes(b"")
+    Image.new("RGB", (64, 64), (200, 30, 30)).save(folder / "picture.png")
+    (folder / "picture.mp4").write_bytes((folder / "picture.png").read_bytes())
+    (folder / "huge.png").write_bytes(png_header(20000, 20000))
+    with wave.open(str(folder / "ten_minutes.wav"), "wb") as out:
+        out.setnchannels(1), out.setsampwidth(1), out.setframerate(8000)
+        out.writeframes(np.full(8000 * 600, 128, np.uint8).tobytes())
+    Image.new("RGBA", (100, 37), (255, 0, 255, 255)).save(folder / "wrong_size_mask.png")
+    return {p.stem: p for p in folder.iterdir()}

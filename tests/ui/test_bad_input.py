@@ -3,16 +3,9 @@ local files outside the outputs are never served."""
 
 from __future__ import annotations
 
-import struct
-import wave
-import zlib
-from pathlib import Path
-
 import httpx
-import numpy as np
 import pytest
 from gradio_client import Client, handle_file
-from PIL import Image
 
 from ui.outputs import example_media
 
@@ -23,32 +16,6 @@ SAMPLING = {"seed": 1, "randomize_seed": False, "temperature": 1.0, "top_k": 0, 
 @pytest.fixture(scope="module")
 def client(studio_url) -> Client:
     return Client(studio_url, verbose=False)
-
-
-def _png_header(width: int, height: int) -> bytes:
-    """A PNG whose header claims width x height (its pixel data is cut short): no memory needed to make it."""
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    pixels = chunk(b"IDAT", zlib.compress(b"\0" * 1024))
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + pixels + chunk(b"IEND", b"")
-
-
-@pytest.fixture(scope="module")
-def bad_files(tmp_path_factory) -> dict[str, Path]:
-    folder = tmp_path_factory.mktemp("bad")
-    clip = Path(example_media().clips[0]).read_bytes()
-    (folder / "truncated.mp4").write_bytes(clip[: len(clip) * 3 // 10])
-    (folder / "empty.mp4").write_bytes(b"")
-    Image.new("RGB", (64, 64), (200, 30, 30)).save(folder / "picture.png")
-    (folder / "picture.mp4").write_bytes((folder / "picture.png").read_bytes())
-    (folder / "huge.png").write_bytes(_png_header(20000, 20000))
-    with wave.open(str(folder / "ten_minutes.wav"), "wb") as out:
-        out.setnchannels(1), out.setsampwidth(1), out.setframerate(8000)
-        out.writeframes(np.full(8000 * 600, 128, np.uint8).tobytes())
-    Image.new("RGBA", (100, 37), (255, 0, 255, 255)).save(folder / "wrong_size_mask.png")
-    return {p.stem: p for p in folder.iterdir()}
 
 
 def _refused(client: Client, endpoint: str, expected: str, echo: str | None = None, **inputs) -> None:
