@@ -53,9 +53,15 @@ TOKEN_FIELDS = ("video", "last_image", "ext_prev", "ext_next", "control", "style
 
 
 def state_hash(module: torch.nn.Module) -> str:
-    """A short hash of a module's weights: which tokenizer made a cache."""
+    """A short hash of the weights a tokenizer encodes with (all but its decoder's): which tokens a cache holds.
+
+    The decoder is left out so that a decoder-only fine-tune (same tokens, better pixels) keeps every
+    cache and the generator trained on it valid.
+    """
     h = hashlib.sha256()
     for name, value in sorted(module.state_dict().items()):
+        if name.startswith("decoder."):
+            continue
         h.update(name.encode())
         h.update(value.detach().cpu().reshape(-1).contiguous().view(torch.uint8).numpy().tobytes())
     return h.hexdigest()[:16]

@@ -1,5 +1,6 @@
 """The token cache builds for a few clips, and the task-mixture trainer runs, logs, resumes and exports."""
 
+import copy
 import json
 
 import pytest
@@ -8,7 +9,7 @@ import torch
 from engine.pipeline import Engine
 from engine.tasks import IGNORE
 from engine.transformer import Transformer
-from engine.transformer.dataset import TokenCache, build_cache
+from engine.transformer.dataset import TokenCache, build_cache, state_hash
 from engine.transformer.train import TRAIN_TASKS, main, make_batch, make_example, masked_row, parse_task_weights
 from engine.transformer.vocab import Vocab
 from engine.world import sample_pair
@@ -49,6 +50,16 @@ def test_the_cache_holds_tokens_of_every_kind(cache_dir, components):
     build_cache(cache_dir, 5, video, audio, text, shard_size=3, batch_size=2, log=lambda line: None)  # resumes
     with pytest.raises(ValueError, match="different cache"):
         build_cache(cache_dir, 6, video, audio, text, shard_size=3, log=lambda line: None)
+
+
+def test_a_cache_follows_the_encoder_not_the_decoder(components):
+    for tokenizer in copy.deepcopy(components[:2]):  # the video and the audio tokenizer
+        before = state_hash(tokenizer)
+        with torch.no_grad():
+            next(tokenizer.decoder.parameters()).add_(1.0)  # a decoder-only fine-tune keeps every token
+            assert state_hash(tokenizer) == before
+            next(tokenizer.encoder.parameters()).add_(1.0)  # a new encoder makes other tokens: stale cache
+            assert state_hash(tokenizer) != before
 
 
 def test_every_task_makes_a_training_sequence(cache_dir):
