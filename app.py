@@ -19,6 +19,7 @@ from engine.device import describe_device, select_device
 from engine.pipeline import Engine
 from engine.weights import available_components, resolve_weights
 from ui import StudioSettings, build_studio, launch_kwargs, queue_kwargs
+from ui.sessions import SessionSweeper
 from ui.tokenizer_tab import VideoTokenizerOnly
 
 log = logging.getLogger("magpoet")
@@ -56,6 +57,7 @@ def main(argv: list[str] | None = None) -> None:
     if engine is None and (weights / "video_tokenizer" / "config.json").is_file():
         tokenizer = VideoTokenizerOnly(weights, str(device))
     demo = build_studio(settings, engine, tokenizer)
+    SessionSweeper(demo).start()  # forget sessions idle for 15 minutes (see ui/sessions.py)
     demo.queue(**queue_kwargs()).launch(**launch_kwargs(args.host, args.port))
 
 

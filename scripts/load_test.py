@@ -10,6 +10,9 @@ submit to result, so it includes queueing), the server's resident memory (RSS fr
 baseline after one warm-up request, the peak sampled during the load, VmHWM, and after each
 round), and the outcome counts. `--rounds 3` repeats the load: memory that settles after the first
 round is the allocator keeping its pages, memory that grows every round is a leak.
+`--session-idle S` (with --launch) starts the server with sessions forgotten after S idle seconds
+(ui/sessions.py; 900 by default) and, after the load, waits for them to go and reports the memory
+then (`after_sessions_expired`). The server's thread count is reported beside each figure.
 """
 
 from __future__ import annotations
@@ -45,15 +48,28 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--requests", type=int, default=3, help="requests per client")
     parser.add_argument("--timeout", type=float, default=1800, help="seconds to wait for the whole load")
     parser.add_argument("--rounds", type=int, default=1, help="repeat the load, reading memory after each")
+    parser.add_argument("--session-idle", type=float, default=None,
+                        help="with --launch: forget sessions idle this many seconds, and measure after they go")
     return parser.parse_args(argv)
 
 
-def rss_mb(pid: int, field: str = "VmRSS") -> float:
-    """A memory figure of a Linux process from /proc/<pid>/status, in MB (VmRSS now, VmHWM = peak)."""
+def proc_status(pid: int, field: str) -> int:
+    """A figure of a Linux process from /proc/<pid>/status (the first number of its line)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith(field + ":"):
-            return int(line.split()[1]) / 1024
+            return int(line.split()[1])
     raise KeyError(field)
+
+
+def rss_mb(pid: int, field: str = "VmRSS") -> float:
+    """A memory figure of a Linux process in MB (VmRSS now, VmHWM = peak)."""
+    return proc_status(pid, field) / 1024
+
+
+def rss_split(pid: int) -> dict[str, float]:
+    """Resident MB in anonymous memory (the heap: what the process allocated) and in file pages (code and
+    mapped files paged in; clean, so the kernel can drop them under pressure)."""
+    return {"anon": round(rss_mb(pid, "RssAnon"), 1), "file": round(rss_mb(pid, "RssFile"), 1)}
 
 
 class PeakSampler(threading.Thread):
@@ -105,7 +121,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def launch(weights: str | None) -> tuple[subprocess.Popen, str]:
+def launch(weights: str | None, session_idle: float | None = None) -> tuple[subprocess.Popen, str]:
     """Start the studio in a child process and wait until it answers."""
     import httpx
 
@@ -114,6 +130,8 @@ def launch(weights: str | None) -> tuple[subprocess.Popen, str]:
     if weights:
         command += ["--weights", weights]
     env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1"}
+    if session_idle is not None:
+        env["MAGPOET_SESSION_IDLE_S"] = str(session_idle)
     server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}/"
     deadline = time.monotonic() + 300
@@ -155,6 +173,14 @@ def run_load(url: str, clients: int, requests: int, timeout: float) -> list[tupl
         return [r for f in futures for r in f.result(timeout=timeout)]
 
 
+def wait_for_expiry(pid: int, idle_s: float) -> tuple[float, dict[str, float]]:
+    """RSS in MB once the load's sessions have had time to expire (idle_s plus two sweeps, see ui/sessions.py)."""
+    from ui.sessions import SWEEP_EVERY_S
+
+    time.sleep(idle_s + 2 * SWEEP_EVERY_S + 1)
+    return round(rss_mb(pid), 1), rss_split(pid)
+
+
 def percentile(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1] if len(values) > 1 else values[0]
 
@@ -168,13 +194,15 @@ def main(argv: list[str] | None = None) -> int:
         if args.tiny:
             scratch = Path(tempfile.mkdtemp(prefix="magpoet-tiny-"))
             weights = str(make_tiny_weights(scratch))
-        server, url = launch(weights)
+        server, url = launch(weights, args.session_idle)
         pid = server.pid
     if not url:
         raise SystemExit("give --url (and --pid) or --launch")
     try:
         one_request(url, 0, 99)  # warm-up: first-request costs are not the steady state
         baseline = rss_mb(pid) if pid else None
+        threads = [proc_status(pid, "Threads")] if pid else []
+        split = {"baseline": rss_split(pid), "after_each_round": []} if pid else {}
         sampler = PeakSampler(pid) if pid else None
         if sampler:
             sampler.start()
@@ -183,11 +211,20 @@ def main(argv: list[str] | None = None) -> int:
             results += run_load(url, args.clients, args.requests, args.timeout)
             time.sleep(1.0)
             after_rounds.append(round(rss_mb(pid), 1) if pid else None)
+            if pid:
+                threads.append(proc_status(pid, "Threads"))
+                split["after_each_round"].append(rss_split(pid))
         wall = time.perf_counter() - start
         peak = sampler.stop() if sampler else None
         report = summarise(results, wall, baseline, peak, pid)
         if pid:
             report["server_memory_mb"]["after_each_round"] = after_rounds
+            report["server_threads"] = {"baseline_then_after_each_round": threads}
+        if pid and args.launch and args.session_idle is not None:
+            report["server_memory_mb"]["after_sessions_expired"], split["after_sessions_expired"] = \
+                wait_for_expiry(pid, args.session_idle)
+        if pid:
+            report["server_memory_mb"]["anon_and_file"] = split
         print(json.dumps(report, indent=2))
         return 0 if report["counts"].get("failed", 0) == 0 else 1
     finally:

@@ -286,6 +286,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--allow-stale-cache", action="store_true",
                    help="train even when the cache came from other tokenizer weights than --weights")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--init", type=Path, default=None,
+                   help="start from these weights (config.json + safetensors; its config wins over the flags)")
     p.add_argument("--device", default=None)
     p.add_argument("--amp", action=argparse.BooleanOptionalAction, default=True, help="bf16 autocast on CUDA")
     defaults = TransformerConfig()
@@ -312,6 +314,17 @@ def check_cache_matches_weights(cache: TokenCache, weights: Path) -> None:
                              "or pass --allow-stale-cache")
 
 
+def check_init_matches_cache(config: TransformerConfig, cache: TokenCache) -> None:
+    """Refuse `--init` weights whose vocabularies or grid differ from the cache's tokens."""
+    info = cache.info
+    expected = {"video_vocab": info["video_vocab"], "audio_vocab_per_level": info["audio_vocab_per_level"],
+                "audio_levels": info["audio_levels"], "text_dim": info["text_dim"],
+                "grid_size": tuple(info["video_latent"])}
+    found = {k: getattr(config, k) for k in expected}
+    if found != expected:
+        raise SystemExit(f"--init weights expect {found}, the cache holds {expected}")
+
+
 def model_config(args: argparse.Namespace, cache: TokenCache, vocab: Vocab) -> TransformerConfig:
     info = cache.info
     max_len = args.max_seq_len or longest_sequence(cache, vocab)
@@ -335,8 +348,13 @@ def main(argv: list[str] | None = None) -> None:
     val_cache = TokenCache(args.val_cache) if args.val_cache is not None and info.is_main else None
 
     torch.manual_seed(args.seed)  # same initial weights on every rank (DDP also broadcasts them)
-    config = model_config(args, cache, vocab)
-    model = Transformer(config).to(info.device)
+    if args.init is not None:
+        model = Transformer.from_pretrained(args.init).train().to(info.device)
+        config = model.config
+        check_init_matches_cache(config, cache)
+    else:
+        config = model_config(args, cache, vocab)
+        model = Transformer(config).to(info.device)
     decay = [p for n, p in model.named_parameters() if p.dim() >= 2 and "emb" not in n]
     no_decay = [p for n, p in model.named_parameters() if not (p.dim() >= 2 and "emb" not in n)]
     optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": args.weight_decay},

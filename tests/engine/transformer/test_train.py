@@ -115,3 +115,16 @@ def test_the_trainer_runs_resumes_and_exports(tmp_path, cache_dir, components):
     video, audio, text, _ = components
     engine = Engine(video, audio, text, model)  # the exported model drops into the Engine
     assert engine.generate("text_to_image", prompt="a red ball", seed=0).video.shape == (1, 64, 64, 3)
+
+
+def test_init_starts_from_saved_weights_whose_config_wins(tmp_path, cache_dir):
+    common = ["--cache", str(cache_dir), "--weights", str(tmp_path / "weights"), "--batch-size", "2",
+              "--log-every", "1", "--eval-every", "1",
+              "--warmup", "1", "--no-export", "--steps", "1"]
+    main([*common, "--out", str(tmp_path / "a"), "--d-model", "32", "--layers", "1", "--heads", "2"])
+    first = Transformer.from_pretrained(tmp_path / "a" / "last")
+    main([*common, "--out", str(tmp_path / "b"), "--init", str(tmp_path / "a" / "last"), "--lr", "0"])
+    second = Transformer.from_pretrained(tmp_path / "b" / "last")  # the default width flags were ignored
+    assert second.config == first.config
+    assert all(torch.equal(a, b) for a, b in zip(first.state_dict().values(), second.state_dict().values(),
+                                                  strict=True))  # lr 0: the step left the weights as loaded

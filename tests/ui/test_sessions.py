@@ -1,0 +1,56 @@
+"""Idle sessions are forgotten: Gradio's per-session state goes, recent sessions stay, a forgotten
+session that comes back starts afresh. Runs on Gradio's real StateHolder (internal API, pinned)."""
+
+from __future__ import annotations
+
+import datetime
+import time
+
+import gradio as gr
+from gradio.state_holder import StateHolder
+
+from ui.sessions import SessionSweeper, expire_idle_sessions
+
+
+def _holder() -> tuple[StateHolder, gr.State, list]:
+    deleted: list = []
+    with gr.Blocks() as demo:
+        state = gr.State(None, delete_callback=deleted.append)
+        gr.Textbox()
+    holder = StateHolder()
+    holder.set_blocks(demo)
+    return holder, state, deleted
+
+
+def test_sessions_idle_too_long_are_dropped_and_recent_ones_kept():
+    holder, state, deleted = _holder()
+    for sid in ("old-1", "old-2", "new"):
+        holder[sid][state._id] = f"result of {sid}"
+    long_ago = datetime.datetime.now() - datetime.timedelta(seconds=120)
+    holder.time_last_used["old-1"] = holder.time_last_used["old-2"] = long_ago
+
+    assert expire_idle_sessions(holder, idle_s=60) == 2
+    assert list(holder.session_data) == ["new"] and list(holder.time_last_used) == ["new"]
+    assert sorted(deleted) == ["result of old-1", "result of old-2"]  # the states' delete callbacks ran
+    assert holder["new"][state._id] == "result of new"
+    assert state._id not in holder["old-1"].state_data  # a returning session starts afresh
+    assert expire_idle_sessions(holder, idle_s=60) == 0
+
+
+def test_the_sweeper_expires_sessions_of_a_launched_page_in_the_background():
+    holder, _, _ = _holder()
+
+    class Page:  # what launch leaves behind: the page holds its StateHolder
+        state_holder = holder
+
+    holder["visitor"]
+    holder.time_last_used["visitor"] -= datetime.timedelta(seconds=5)
+    sweeper = SessionSweeper(Page(), idle_s=1, every_s=0.05)
+    sweeper.start()
+    deadline = time.monotonic() + 5
+    while "visitor" in holder.session_data and time.monotonic() < deadline:
+        time.sleep(0.05)
+    sweeper.stop()
+    sweeper.join(timeout=5)
+    assert "visitor" not in holder.session_data
+    assert not sweeper.is_alive()
