@@ -3,13 +3,16 @@
 Gradio keeps one `SessionState` per session hash (a copy of the whole page config, ~1 MB here, plus
 its `gr.State` values) until `state_session_capacity` newer sessions push it out; it never drops one
 for being idle. An API client (`gradio_client.Client`) is a new session every time and sends no
-heartbeat, so Gradio cannot tell when it has gone. The sweeper drops every session unused for
-`idle_s` seconds (running the states' delete callbacks first, as Gradio's own expiry does) and hands
-the freed heap back to the OS. A session that comes back after that starts afresh: it loses only
+heartbeat, so Gradio cannot tell when it has gone. Its queue likewise keeps each session's message
+queue (up to 2,000 sessions), with the progress messages nobody read once the client had its result.
+The sweeper drops every session unused for `idle_s` seconds with no event in flight (running the
+states' delete callbacks first, as Gradio's own expiry does) and its message queue, and hands the
+freed heap back to the OS. A session that comes back after that starts afresh: it loses only
 its "last result" for Stylize, exactly as when the capacity pushes it out.
 
-This reads Gradio's `StateHolder` (`session_data`, `time_last_used`, `lock`, `delete_state`), which
-is internal API: gradio is pinned in requirements.txt and tests/ui/test_sessions.py checks it.
+This reads Gradio's `StateHolder` (`session_data`, `time_last_used`, `lock`, `delete_state`) and
+`Queue` (`pending_event_ids_session`, `pending_messages_per_session`), which is internal API:
+gradio is pinned in requirements.txt and tests/ui/test_sessions.py checks it.
 """
 
 from __future__ import annotations
@@ -28,20 +31,25 @@ SESSION_IDLE_S = float(os.environ.get("MAGPOET_SESSION_IDLE_S", 900))  # 15 minu
 SWEEP_EVERY_S = 30.0
 
 
-def expire_idle_sessions(state_holder: Any, idle_s: float, now: datetime.datetime | None = None) -> int:
-    """Drop the sessions of `state_holder` (Gradio's StateHolder) unused for `idle_s` seconds.
+def expire_idle_sessions(state_holder: Any, idle_s: float, queue: Any | None = None,
+                         now: datetime.datetime | None = None) -> int:
+    """Drop the sessions of `state_holder` (Gradio's StateHolder) unused for `idle_s` seconds, and
+    their message queues in `queue` (Gradio's Queue); a session with an event in flight stays.
 
     Returns how many were dropped.
     """
     now = now or datetime.datetime.now()
     cutoff = now - datetime.timedelta(seconds=idle_s)
+    busy = set(queue.pending_event_ids_session) if queue is not None else set()
     with state_holder.lock:
-        idle = [sid for sid, used in state_holder.time_last_used.items() if used < cutoff]
+        idle = [sid for sid, used in state_holder.time_last_used.items() if used < cutoff and sid not in busy]
     for sid in idle:
         state_holder.delete_state(sid)  # the gr.State delete callbacks
         with state_holder.lock:
             state_holder.session_data.pop(sid, None)
             state_holder.time_last_used.pop(sid, None)
+        if queue is not None:
+            queue.pending_messages_per_session.pop(sid, None)
     return len(idle)
 
 
@@ -58,7 +66,7 @@ class SessionSweeper(threading.Thread):
             holder = getattr(self.demo, "state_holder", None)  # set when the app is created at launch
             if holder is None:
                 continue
-            dropped = expire_idle_sessions(holder, self.idle_s)
+            dropped = expire_idle_sessions(holder, self.idle_s, getattr(self.demo, "_queue", None))
             if dropped:
                 release_freed_memory()
                 log.info("dropped %d session(s) idle for over %.0f s; %d left", dropped, self.idle_s,

@@ -7,6 +7,7 @@ import datetime
 import time
 
 import gradio as gr
+from gradio.queueing import Queue
 from gradio.state_holder import StateHolder
 
 from ui.sessions import SessionSweeper, expire_idle_sessions
@@ -22,6 +23,10 @@ def _holder() -> tuple[StateHolder, gr.State, list]:
     return holder, state, deleted
 
 
+def _queue(blocks: gr.Blocks) -> Queue:
+    return Queue(live_updates=False, concurrency_count=1, update_intervals=1, max_size=None, blocks=blocks)
+
+
 def test_sessions_idle_too_long_are_dropped_and_recent_ones_kept():
     holder, state, deleted = _holder()
     for sid in ("old-1", "old-2", "new"):
@@ -35,6 +40,21 @@ def test_sessions_idle_too_long_are_dropped_and_recent_ones_kept():
     assert holder["new"][state._id] == "result of new"
     assert state._id not in holder["old-1"].state_data  # a returning session starts afresh
     assert expire_idle_sessions(holder, idle_s=60) == 0
+
+
+def test_an_idle_session_loses_its_message_queue_unless_an_event_is_in_flight():
+    holder, _, _ = _holder()
+    queue = _queue(holder.blocks)
+    long_ago = datetime.datetime.now() - datetime.timedelta(seconds=120)
+    for sid in ("done", "in-flight"):
+        holder[sid]
+        holder.time_last_used[sid] = long_ago
+        queue.pending_messages_per_session[sid] = ["progress messages nobody read"]
+    queue.pending_event_ids_session["in-flight"] = {"event-1"}
+
+    assert expire_idle_sessions(holder, idle_s=60, queue=queue) == 1
+    assert list(holder.session_data) == ["in-flight"]
+    assert list(queue.pending_messages_per_session) == ["in-flight"]
 
 
 def test_the_sweeper_expires_sessions_of_a_launched_page_in_the_background():
