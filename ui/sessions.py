@@ -1,4 +1,4 @@
-"""Forgetting idle sessions, so a server's memory goes back down after a burst of visitors.
+"""Forgetting idle sessions, so what a burst of visitors leaves in Gradio's tables is freed.
 
 Gradio keeps one `SessionState` per session hash (a copy of the whole page config, ~1 MB here, plus
 its `gr.State` values) until `state_session_capacity` newer sessions push it out; it never drops one
@@ -8,7 +8,9 @@ queue (up to 2,000 sessions), with the progress messages nobody read once the cl
 The sweeper drops every session unused for `idle_s` seconds with no event in flight (running the
 states' delete callbacks first, as Gradio's own expiry does) and its message queue, and hands the
 freed heap back to the OS. A session that comes back after that starts afresh: it loses only
-its "last result" for Stylize, exactly as when the capacity pushes it out.
+its "last result" for Stylize, exactly as when the capacity pushes it out. Measured (NOTES.md,
+session 5): the Python objects go, but the process's RSS stays up by about as much as the sessions
+took, in partly used allocator arenas.
 
 This reads Gradio's `StateHolder` (`session_data`, `time_last_used`, `lock`, `delete_state`) and
 `Queue` (`pending_event_ids_session`, `pending_messages_per_session`), which is internal API:
