@@ -15,6 +15,9 @@ The shipped `weights/transformer` (2 CPU processes, ~2.65 s/step, 2,400 steps, r
         --eval-examples 12 --task-weights "text_to_video=0.3,text_to_image=0.03,unconditional=0.03,video_to_audio=0.1"
     (then runs/transformer/main/best -> weights/transformer)
 
+`--init DIR` starts from saved weights (config.json + safetensors; their config wins over the width
+flags); a fresh optimizer then warms up again, so give it a peak lr near where the old run ended.
+
 Every row of a batch is one task instance: the task is drawn from `--task-weights`, the clip
 uniformly from the cache, and the sequence laid out by `engine.tasks.build_sequence` (VideoPoet
 layout); `collate` pads a mixed batch. Loss: next-token cross-entropy on the output tokens that are
