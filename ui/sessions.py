@@ -13,7 +13,8 @@ session 5): the Python objects go, but the process's RSS stays up by about as mu
 took, in partly used allocator arenas.
 
 This reads Gradio's `StateHolder` (`session_data`, `time_last_used`, `lock`, `delete_state`) and
-`Queue` (`pending_event_ids_session`, `pending_messages_per_session`), which is internal API:
+`Queue` (`event_ids_to_events`, `pending_messages_per_session`, `pending_event_ids_session`), which
+is internal API:
 gradio is pinned in requirements.txt and tests/ui/test_sessions.py checks it.
 """
 
@@ -33,18 +34,18 @@ SESSION_IDLE_S = float(os.environ.get("MAGPOET_SESSION_IDLE_S", 900))  # 15 minu
 SWEEP_EVERY_S = 30.0
 
 
-def expire_idle_sessions(state_holder: Any, idle_s: float, queue: Any | None = None,
-                         now: datetime.datetime | None = None) -> int:
+def expire_idle_sessions(state_holder: Any, idle_s: float, queue: Any | None = None) -> int:
     """Drop the sessions of `state_holder` (Gradio's StateHolder) unused for `idle_s` seconds, and
-    their message queues in `queue` (Gradio's Queue); a session with an event in flight stays.
+    their message queues and event-id sets in `queue` (Gradio's Queue, which empties neither when an
+    event completes); a session with an event queued or running stays.
 
-    Returns how many were dropped.
+    Returns how many were dropped. Gradio's event loop writes these tables while this runs in
+    another thread, so they are only copied in one step (`list(...)`) or probed by key.
     """
-    now = now or datetime.datetime.now()
-    cutoff = now - datetime.timedelta(seconds=idle_s)
-    busy = set(queue.pending_event_ids_session) if queue is not None else set()
-    with state_holder.lock:
-        idle = [sid for sid, used in state_holder.time_last_used.items() if used < cutoff and sid not in busy]
+    cutoff = datetime.datetime.now() - datetime.timedelta(seconds=idle_s)
+    events = list(queue.event_ids_to_events.values()) if queue is not None else []  # until each completes
+    busy = {event.session_hash for event in events}
+    idle = [sid for sid, used in list(state_holder.time_last_used.items()) if used < cutoff and sid not in busy]
     for sid in idle:
         state_holder.delete_state(sid)  # the gr.State delete callbacks
         with state_holder.lock:
@@ -52,6 +53,7 @@ def expire_idle_sessions(state_holder: Any, idle_s: float, queue: Any | None = N
             state_holder.time_last_used.pop(sid, None)
         if queue is not None:
             queue.pending_messages_per_session.pop(sid, None)
+            queue.pending_event_ids_session.pop(sid, None)
     return len(idle)
 
 
@@ -68,7 +70,11 @@ class SessionSweeper(threading.Thread):
             holder = getattr(self.demo, "state_holder", None)  # set when the app is created at launch
             if holder is None:
                 continue
-            dropped = expire_idle_sessions(holder, self.idle_s, getattr(self.demo, "_queue", None))
+            try:
+                dropped = expire_idle_sessions(holder, self.idle_s, getattr(self.demo, "_queue", None))
+            except Exception:  # Gradio internals moved: keep serving, say so once per sweep
+                log.exception("could not expire idle sessions")
+                continue
             if dropped:
                 release_freed_memory()
                 log.info("dropped %d session(s) idle for over %.0f s; %d left", dropped, self.idle_s,

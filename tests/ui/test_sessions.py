@@ -7,7 +7,7 @@ import datetime
 import time
 
 import gradio as gr
-from gradio.queueing import Queue
+from gradio.queueing import Event, Queue
 from gradio.state_holder import StateHolder
 
 from ui.sessions import SessionSweeper, expire_idle_sessions
@@ -17,7 +17,8 @@ def _holder() -> tuple[StateHolder, gr.State, list]:
     deleted: list = []
     with gr.Blocks() as demo:
         state = gr.State(None, delete_callback=deleted.append)
-        gr.Textbox()
+        box = gr.Textbox()
+        box.submit(str.upper, box, box)
     holder = StateHolder()
     holder.set_blocks(demo)
     return holder, state, deleted
@@ -42,7 +43,7 @@ def test_sessions_idle_too_long_are_dropped_and_recent_ones_kept():
     assert expire_idle_sessions(holder, idle_s=60) == 0
 
 
-def test_an_idle_session_loses_its_message_queue_unless_an_event_is_in_flight():
+def test_an_idle_session_loses_its_queue_entries_unless_an_event_is_in_flight():
     holder, _, _ = _holder()
     queue = _queue(holder.blocks)
     long_ago = datetime.datetime.now() - datetime.timedelta(seconds=120)
@@ -50,11 +51,14 @@ def test_an_idle_session_loses_its_message_queue_unless_an_event_is_in_flight():
         holder[sid]
         holder.time_last_used[sid] = long_ago
         queue.pending_messages_per_session[sid] = ["progress messages nobody read"]
-    queue.pending_event_ids_session["in-flight"] = {"event-1"}
+        queue.pending_event_ids_session[sid] = {"an event id Gradio keeps after it completes"}
+    running = Event("in-flight", next(iter(holder.blocks.fns.values())), request=None, username=None)
+    queue.event_ids_to_events[running._id] = running
 
     assert expire_idle_sessions(holder, idle_s=60, queue=queue) == 1
     assert list(holder.session_data) == ["in-flight"]
     assert list(queue.pending_messages_per_session) == ["in-flight"]
+    assert list(queue.pending_event_ids_session) == ["in-flight"]
 
 
 def test_the_sweeper_expires_sessions_of_a_launched_page_in_the_background():
