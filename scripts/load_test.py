@@ -6,9 +6,12 @@
 
 Every request must either succeed (an MP4 comes back) or get a clean "queue is full" answer;
 anything else is counted as a failure and the exit status is 1. Prints latency p50/p95 (from
-submit to result, so it includes queueing), the server's resident memory (RSS from /proc: the
-baseline after one warm-up request, the peak sampled during the load, VmHWM, and after each
-round), and the outcome counts. `--rounds 3` repeats the load: memory that settles after the first
+submit to result, so it includes queueing), the server's resident memory (RSS from /proc: before
+the warm-up request (`before_warm_up`: with --launch, the cold server), the baseline after one
+warm-up request, the peak sampled during the load, VmHWM, and after each round), and the outcome
+counts. The baseline is the warm one: on the tiny generator the first request paged in ~60 MB of
+code and files (RssFile 123 -> 184 MB, RssAnon +3 MB) and started Gradio's worker threads (5 -> 8),
+all one-time; growth beyond it is what a load leaves. `--rounds 3` repeats the load: memory that settles after the first
 round is the allocator keeping its pages, memory that grows every round is a leak.
 `--session-idle S` (with --launch) starts the server with sessions forgotten after S idle seconds
 (ui/sessions.py; 900 by default) and, after the load, waits for them to go and reports the memory
@@ -199,10 +202,12 @@ def main(argv: list[str] | None = None) -> int:
     if not url:
         raise SystemExit("give --url (and --pid) or --launch")
     try:
+        cold = (round(rss_mb(pid), 1), rss_split(pid)) if pid else None
         one_request(url, 0, 99)  # warm-up: first-request costs are not the steady state
+        time.sleep(1.0)
         baseline = rss_mb(pid) if pid else None
         threads = [proc_status(pid, "Threads")] if pid else []
-        split = {"baseline": rss_split(pid), "after_each_round": []} if pid else {}
+        split = {"before_warm_up": cold[1], "baseline": rss_split(pid), "after_each_round": []} if pid else {}
         sampler = PeakSampler(pid) if pid else None
         if sampler:
             sampler.start()
@@ -218,7 +223,8 @@ def main(argv: list[str] | None = None) -> int:
         peak = sampler.stop() if sampler else None
         report = summarise(results, wall, baseline, peak, pid)
         if pid:
-            report["server_memory_mb"]["after_each_round"] = after_rounds
+            report["server_memory_mb"] = {"before_warm_up": cold[0], **report["server_memory_mb"],
+                                          "after_each_round": after_rounds}
             report["server_threads"] = {"baseline_then_after_each_round": threads}
         if pid and args.launch and args.session_idle is not None:
             report["server_memory_mb"]["after_sessions_expired"], split["after_sessions_expired"] = \

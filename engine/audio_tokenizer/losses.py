@@ -13,6 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from engine.audio_tokenizer.stft import STFT, compressed
+
 WINDOWS = (256, 512, 1024, 2048)
 
 
@@ -78,3 +80,26 @@ class MultiScaleSpectralLoss(nn.Module):
             mel_t = (fb @ self.magnitude(target, n_fft) + self.eps).log()
             out += (mel_p - mel_t).abs().mean(dim=(1, 2))
         return out / len(self.windows)
+
+
+def complex_spectral_loss(stft: STFT, prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """L1 between magnitude-compressed complex spectra (real and imaginary parts): unlike the
+    magnitude losses it also sees phase. Both signals are zero-padded to whole STFT frames."""
+    hop = stft.hop
+    pad = -prediction.shape[-1] % hop
+    pred_re, pred_im = compressed(*stft.analysis(F.pad(prediction, (0, pad))))
+    true_re, true_im = compressed(*stft.analysis(F.pad(target, (0, pad))))
+    return (pred_re - true_re).abs().mean() + (pred_im - true_im).abs().mean()
+
+
+def partials_loss(spectral: MultiScaleSpectralLoss, prediction: torch.Tensor, target: torch.Tensor,
+                  n_fft: int = 2048, floor: float = 0.01) -> torch.Tensor:
+    """Log-magnitude L1 at one long window, floored at `floor` x the target clip's loudest bin.
+
+    The other losses floor every bin at the same absolute 1e-3, so the many near-silent bins between
+    partials outweigh the few that hold harmonics 2-8 (what tells the timbres apart); bins more than
+    40 dB under the clip's peak do not count here, so this term is about the partials.
+    """
+    mag_p, mag_t = spectral.magnitude(prediction, n_fft), spectral.magnitude(target, n_fft)  # (B, F, frames)
+    eps = floor * mag_t.amax(dim=(1, 2), keepdim=True) + 1e-5
+    return F.l1_loss((mag_p + eps).log(), (mag_t + eps).log())

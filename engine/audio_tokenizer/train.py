@@ -14,6 +14,18 @@ RMS 0.19 and the spectral losses then fell from 6.4 to 3.6 in 120 more. The firs
 loss and EMA codebooks won against the weak early reconstruction gradient, the encoder emitted a
 handful of vectors (1.5 % of level-0 codes used, extra levels no help at step 200).
 
+`--init DIR --decoder-only --refiner-blocks 4` is the second stage: it keeps a trained codec's
+encoder and codebooks (so its tokens, every token cache and the generator stay valid), adds the
+spectral refiner (model.py) to the decoder and trains the decoder alone. Whole clips are encoded
+(the tokens the generator sees) and then cropped, latent frames and samples alike. `--complex-weight`
+adds an L1 on the magnitude-compressed complex STFT (losses.py), which pins the phase the magnitude
+losses leave free; `--partials-weight` a log-magnitude L1 that only counts bins within 40 dB of the
+clip's peak (the harmonics). The shipped stage 2 (README.md has how it was resumed and grown):
+    torchrun --nproc_per_node 2 -m engine.audio_tokenizer.train --out runs/audio_tokenizer/refiner \
+        --init weights/audio_tokenizer --decoder-only --refiner-blocks 4 --lr 3e-4 --warmup 100 \
+        --wave-steps 0 --wave-weight 0 --complex-weight 1 --partials-weight 10 --crop 8000 \
+        --batch-size 8 --eval-every 200 --eval-clips 32 --max-minutes 60 --export weights/audio_tokenizer
+
 The run resumes from `<out>/checkpoint.pt`; every `--eval-every` steps rank 0 measures the
 held-out spectral distance on eval-split clips and keeps the best model in `<out>/best/`
 (save_pretrained), which `--export` copies to the shipped folder when the run ends.
@@ -24,13 +36,16 @@ from __future__ import annotations
 import argparse
 import gc
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import torch
+from torch import nn
 
-from engine.audio_tokenizer.losses import MultiScaleSpectralLoss
+from engine.audio_tokenizer.losses import MultiScaleSpectralLoss, complex_spectral_loss, partials_loss
 from engine.audio_tokenizer.model import AudioTokenizer, AudioTokenizerConfig
+from engine.audio_tokenizer.rvq import RVQOutput
+from engine.audio_tokenizer.stft import STFT
 from engine.training import distributed as D
 from engine.training.data import audio_batch, eval_seeds
 from engine.training.run import JsonLog, RunClock, set_learning_rate
@@ -46,11 +61,23 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--levels", type=int, default=AudioTokenizerConfig.levels)
     p.add_argument("--codebook-size", type=int, default=AudioTokenizerConfig.codebook_size)
     p.add_argument("--restart-after", type=int, default=AudioTokenizerConfig.restart_after)
+    p.add_argument("--refiner-blocks", type=int, default=AudioTokenizerConfig.refiner_blocks,
+                   help="ConvNeXt blocks of the decoder's spectral refiner (0: none)")
+    p.add_argument("--refiner-width", type=int, default=AudioTokenizerConfig.refiner_width)
+    p.add_argument("--refiner-fft", type=int, default=AudioTokenizerConfig.refiner_fft)
+    p.add_argument("--init", type=Path, default=None,
+                   help="start from these weights (their config wins, but for the refiner flags)")
+    p.add_argument("--decoder-only", action="store_true",
+                   help="train the decoder alone on the --init codec's frozen tokens")
     p.add_argument("--batch-size", type=int, default=16, help="clips per rank per step")
     p.add_argument("--crop", type=int, default=8000, help="samples per training crop (0 = whole clip)")
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--commitment", type=float, default=0.25, help="weight of the quantizer commitment loss")
     p.add_argument("--wave-weight", type=float, default=10.0, help="weight of the waveform L1 loss")
+    p.add_argument("--complex-weight", type=float, default=0.0,
+                   help="weight of the L1 on the compressed complex STFT (phase as well as magnitude)")
+    p.add_argument("--partials-weight", type=float, default=0.0,
+                   help="weight of the log-magnitude L1 on the bins within 40 dB of the clip's peak")
     p.add_argument("--wave-steps", type=int, default=200,
                    help="first steps trained on the waveform L1 alone (spectral losses alone stall in silence)")
     p.add_argument("--quantize-after", type=int, default=400,
@@ -78,6 +105,60 @@ def random_crops(audio: torch.Tensor, crop: int, generator: torch.Generator) -> 
     return torch.stack([audio[i, :, s: s + crop] for i, s in enumerate(starts.tolist())])
 
 
+def build_model(args: argparse.Namespace) -> tuple[AudioTokenizer, nn.Module]:
+    """The codec, and the part of it that trains (all of it, or the decoder alone)."""
+    if args.decoder_only and args.init is None:
+        raise ValueError("--decoder-only needs --init: a decoder alone cannot learn untrained tokens")
+    torch.manual_seed(0)  # identical initial weights on every rank
+    if args.init is None:
+        model = AudioTokenizer(AudioTokenizerConfig(
+            channels=args.channels, strides=tuple(args.strides), dilations=tuple(args.dilations),
+            latent_dim=args.latent_dim, levels=args.levels, codebook_size=args.codebook_size,
+            restart_after=args.restart_after, refiner_blocks=args.refiner_blocks,
+            refiner_width=args.refiner_width, refiner_fft=args.refiner_fft))
+    else:
+        model = with_refiner(AudioTokenizer.from_pretrained(args.init), args.refiner_blocks, args.refiner_width,
+                             args.refiner_fft)
+    if not args.decoder_only:
+        return model, model
+    model.encoder.requires_grad_(False)
+    model.quantizer.requires_grad_(False)
+    return model, model.decoder
+
+
+def with_refiner(model: AudioTokenizer, blocks: int, width: int, fft: int) -> AudioTokenizer:
+    """`model` with a fresh (identity) refiner of `blocks` x `width` when it has none and one is asked."""
+    if blocks == 0 or model.config.refiner_blocks:
+        return model
+    grown = AudioTokenizer(replace(model.config, refiner_blocks=blocks, refiner_width=width, refiner_fft=fft))
+    missing, unexpected = grown.load_state_dict(model.state_dict(), strict=False)
+    if unexpected or not all(k.startswith("decoder.refiner.") for k in missing):
+        raise ValueError(f"cannot add a refiner: missing {missing}, unexpected {unexpected}")
+    return grown
+
+
+def crops(model: AudioTokenizer, trained: nn.Module, audio: torch.Tensor, crop: int, quantize: bool,
+          generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, RVQOutput | None]:
+    """(reconstruction, target, quantizer output) of a training step, each (B, 1, crop).
+
+    The whole codec trains on random crops of the clips. The decoder alone decodes crops of the
+    frozen tokens of whole clips (the tokens the generator sees), matched by the same crop of samples.
+    """
+    if D.unwrap(trained) is model:
+        target = random_crops(audio, crop, generator)
+        recon, q = trained(target, quantize=quantize)
+        return recon, target, q
+    hop = model.config.hop
+    with torch.no_grad():
+        latent = model.quantizer.dequantize(model.encode(audio))  # (B, D, frames)
+        padded = model._pad(audio)
+    frames = latent.shape[-1] if crop <= 0 else min(latent.shape[-1], max(1, crop // hop))
+    starts = torch.randint(0, latent.shape[-1] - frames + 1, (audio.shape[0],), generator=generator).tolist()
+    latent = torch.stack([latent[i, :, s:s + frames] for i, s in enumerate(starts)])
+    target = torch.stack([padded[i, :, s * hop:(s + frames) * hop] for i, s in enumerate(starts)])
+    return trained(latent), target, None
+
+
 @torch.no_grad()
 def evaluate(model: AudioTokenizer, spectral: MultiScaleSpectralLoss,
              audio: torch.Tensor) -> dict[str, float]:
@@ -101,50 +182,55 @@ def evaluate(model: AudioTokenizer, spectral: MultiScaleSpectralLoss,
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     info = D.setup(args.device)
-    torch.manual_seed(0)  # identical initial weights on every rank
-    config = AudioTokenizerConfig(channels=args.channels, strides=tuple(args.strides),
-                                  dilations=tuple(args.dilations), latent_dim=args.latent_dim,
-                                  levels=args.levels, codebook_size=args.codebook_size,
-                                  restart_after=args.restart_after)
-    model = AudioTokenizer(config).to(info.device)
+    model, trained = build_model(args)
+    model.to(info.device)
+    config = model.config
     spectral = MultiScaleSpectralLoss(config.sample_rate).to(info.device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, betas=(0.8, 0.99), weight_decay=0.0)
+    stft = STFT(config.refiner_fft, config.hop).to(info.device)
+    optimizer = torch.optim.AdamW(trained.parameters(), lr=args.lr, betas=(0.8, 0.99), weight_decay=0.0)
     ckpt_path = args.out / "checkpoint.pt"
     step, extra = D.load_checkpoint(ckpt_path, model, optimizer)
     best = float(extra.get("best_spectral", float("inf")))
-    ddp_model = D.wrap_ddp(model, info)
+    ddp_model = D.wrap_ddp(trained, info)
     eval_audio = audio_batch(eval_seeds(args.eval_clips)) if info.is_main else None
     log = JsonLog(args.out, info.is_main)
     log({"event": "start", "step": step, "world_size": info.world_size,
          "params": model.num_parameters(), "config": asdict(config)})
     clock = RunClock(args.max_minutes, args.ckpt_minutes)
-    model.train()
     while step < args.steps:
+        trained.train()  # (again after each evaluation) the frozen encoder and quantizer stay in eval
+        if trained is not model:  # mode: no quantizer dropout, no codebook updates, same tokens
+            model.encoder.eval()
+            model.quantizer.eval()
         set_learning_rate(optimizer, args.lr * min(1.0, (step + 1) / args.warmup))
         generator = torch.Generator().manual_seed(step * info.world_size + info.rank)
         seeds = D.rank_seeds(step, args.batch_size, info, offset=args.seed_offset)
-        audio = random_crops(audio_batch(seeds), args.crop, generator).to(info.device)  # (B, 1, crop)
         t0 = time.monotonic()
-        recon, q = ddp_model(audio, quantize=step >= args.quantize_after)
+        recon, audio, q = crops(model, ddp_model, audio_batch(seeds).to(info.device), args.crop,
+                                step >= args.quantize_after, generator)  # (B, 1, crop) each
         spec = spectral(recon, audio)
         wave = (recon - audio).abs().mean()
         commit = q.commit_loss if q is not None else wave.new_zeros(())
+        cplx = complex_spectral_loss(stft, recon, audio) if args.complex_weight else wave.new_zeros(())
+        partials = partials_loss(spectral, recon, audio) if args.partials_weight else wave.new_zeros(())
         if step < args.wave_steps:
             loss = wave
         else:
-            loss = spec["mel"] + spec["stft"] + args.wave_weight * wave + args.commitment * commit
+            loss = (spec["mel"] + spec["stft"] + args.wave_weight * wave + args.commitment * commit
+                    + args.complex_weight * cplx + args.partials_weight * partials)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        grad_norm = torch.nn.utils.clip_grad_norm_(trained.parameters(), 1.0)
         optimizer.step()
         step += 1
         if step % args.log_every == 0:
             values = {k: D.all_reduce_mean(v).item() for k, v in
                       {"loss": loss, "mel": spec["mel"], "stft": spec["stft"], "wave": wave,
-                       "commit": commit, "grad_norm": grad_norm}.items()}
+                       "commit": commit, "complex": cplx, "partials": partials,
+                       "grad_norm": grad_norm}.items()}
             log({"step": step, **{k: round(v, 5) for k, v in values.items()},
                  "sec_per_step": round(time.monotonic() - t0, 3)})
-        quantized = step > args.quantize_after
+        quantized = step > args.quantize_after or args.decoder_only
         if info.is_main and quantized and (step % args.eval_every == 0 or step == args.steps):
             metrics = evaluate(model, spectral, eval_audio)
             if metrics["spectral"] < best:

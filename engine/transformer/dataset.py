@@ -3,6 +3,7 @@
     python -m engine.transformer.dataset --weights weights --clips 20000 --out runs/token_cache
     torchrun --nproc_per_node 2 -m engine.transformer.dataset --clips 20000 --out runs/token_cache
     python -m engine.transformer.dataset --weights weights --clips 512 --split eval --out runs/token_cache_eval
+    python -m engine.transformer.dataset --weights weights --audio-from runs/token_cache --out runs/token_cache_a2
 
 Tokenizing on the fly costs a video tokenizer pass per clip per step on a 2-core CPU; the cache
 costs it once. For every world seed it stores, as safetensors shards of `--shard-size` clips:
@@ -178,6 +179,47 @@ def build_cache(out: str | Path, clips: int, video_tokenizer: Any, audio_tokeniz
     return out
 
 
+def retokenize_audio(source: str | Path, out: str | Path, audio_tokenizer: Any, *, batch_size: int = 32,
+                     log: Any = print) -> Path:
+    """Copy the cache at `source` to `out` with its audio re-encoded by `audio_tokenizer`.
+
+    The video tokens and caption embeddings are what makes a cache slow to build (six video
+    tokenizer passes per clip); after an audio codec update they stay valid, so only the sound of
+    every seed is rendered and encoded again. `out`'s manifest is written last: a killed run leaves
+    no manifest, and running it again redoes the shards.
+    """
+    source, out = Path(source), Path(out)
+    info = json.loads((source / MANIFEST).read_text())
+    if (out / MANIFEST).is_file():
+        raise ValueError(f"{out} already holds a cache; use a new --out")
+    out.mkdir(parents=True, exist_ok=True)
+    audio_tokenizer.eval()
+    device = next(audio_tokenizer.parameters()).device
+    for name in info["shards"]:
+        with safe_open(str(source / name), framework="pt") as f:
+            shard = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 (not iterable)
+            metadata = f.metadata()
+        seeds = shard["seeds"].tolist()
+        codes = []
+        for start in range(0, len(seeds), batch_size):
+            chunk = seeds[start:start + batch_size]
+            sound = torch.stack([torch.from_numpy(sample_pair(s)[0].audio)[None] for s in chunk])  # (n, 1, N)
+            with torch.no_grad():
+                codes.append(audio_tokenizer.encode(sound.to(device)).to(torch.int32).cpu())
+        shard["audio"] = torch.cat(codes)
+        with tempfile.NamedTemporaryFile(dir=out, suffix=".tmp", delete=False) as tmp:
+            tmp_path = Path(tmp.name)
+        save_file({k: v.contiguous() for k, v in shard.items()}, str(tmp_path), metadata=metadata)
+        os.replace(tmp_path, out / name)
+        log(json.dumps({"event": "shard", "shard": name, "clips": len(seeds)}))
+    info["audio_latent"] = list(audio_tokenizer.latent_shape(audio_tokenizer.config.clip_samples))
+    info["audio_levels"] = int(audio_tokenizer.config.levels)
+    info["audio_vocab_per_level"] = int(audio_tokenizer.config.codebook_size)
+    info["audio_tokenizer"] = {"config": config_to_dict(audio_tokenizer.config), "weights": state_hash(audio_tokenizer)}
+    _atomic_write(out / MANIFEST, json.dumps(info, indent=2).encode())
+    return out
+
+
 def _atomic_write(path: Path, data: bytes) -> None:
     with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as tmp:
         tmp.write(data)
@@ -248,14 +290,24 @@ def main(argv: Iterable[str] | None = None) -> None:
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--weights", default="weights", help="folder or Hub id with video_tokenizer/ and audio_tokenizer/")
-    p.add_argument("--clips", type=int, required=True, help="world seeds to tokenize")
+    p.add_argument("--clips", type=int, default=None, help="world seeds to tokenize")
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--split", choices=["train", "eval"], default="train")
     p.add_argument("--start-seed", type=int, default=0, help="offset inside the split")
     p.add_argument("--shard-size", type=int, default=256)
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--device", default=None)
+    p.add_argument("--audio-from", type=Path, default=None,
+                   help="copy this cache with only its audio re-encoded (after an audio codec update)")
     args = p.parse_args(None if argv is None else list(argv))
+    if args.audio_from is not None:
+        from engine.audio_tokenizer import AudioTokenizer
+
+        audio = AudioTokenizer.from_pretrained(resolve_weights(args.weights), subfolder="audio_tokenizer")
+        retokenize_audio(args.audio_from, args.out, audio, log=lambda line: print(line, flush=True))
+        return
+    if args.clips is None:
+        p.error("--clips is required (unless --audio-from)")
     info = D.setup(args.device)  # torchrun: each rank builds its own shards; no collectives needed
     start = args.start_seed + (EVAL_SEED_START if args.split == "eval" else 0)
     if args.split == "train" and start + args.clips > EVAL_SEED_START:

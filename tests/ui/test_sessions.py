@@ -10,7 +10,7 @@ import gradio as gr
 from gradio.queueing import Event, Queue
 from gradio.state_holder import StateHolder
 
-from ui.sessions import SessionSweeper, expire_idle_sessions
+from ui.sessions import SessionSweeper, expire_idle_sessions, orphaned_queues
 
 
 def _holder() -> tuple[StateHolder, gr.State, list]:
@@ -78,3 +78,49 @@ def test_the_sweeper_expires_sessions_of_a_launched_page_in_the_background():
     sweeper.join(timeout=5)
     assert "visitor" not in holder.session_data
     assert not sweeper.is_alive()
+
+
+def test_a_queue_left_by_a_session_the_capacity_pushed_out_goes_after_two_sweeps():
+    holder, _, _ = _holder()
+    queue = _queue(holder.blocks)
+    holder.capacity = 1
+    for sid in ("pushed-out", "held"):  # the second pushes the first out of the StateHolder
+        holder[sid]
+        queue.pending_messages_per_session[sid] = ["a result nobody will ask for again"]
+        queue.pending_event_ids_session[sid] = set()
+    queue.pending_messages_per_session["joining"] = []  # /queue/join filed its event: in flight, no state yet
+    joining = Event("joining", next(iter(holder.blocks.fns.values())), request=None, username=None)
+    queue.event_ids_to_events[joining._id] = joining
+    assert list(holder.session_data) == ["held"]
+    assert orphaned_queues(holder, queue) == {"pushed-out"}
+
+    class Page:
+        state_holder = holder
+        _queue = queue
+
+    sweeper = SessionSweeper(Page(), idle_s=60)
+    sweeper.sweep()  # seen once: it could be a join that has not filed its event yet, so it stays
+    assert "pushed-out" in queue.pending_messages_per_session
+    sweeper.sweep()
+    assert list(queue.pending_messages_per_session) == ["held", "joining"]
+    assert list(queue.pending_event_ids_session) == ["held"]
+    assert list(holder.session_data) == ["held"]  # not idle: kept
+
+
+def test_an_orphaned_queue_that_gets_an_event_again_is_not_dropped():
+    holder, _, _ = _holder()
+    queue = _queue(holder.blocks)
+    queue.pending_messages_per_session["back"] = []
+
+    class Page:
+        state_holder = holder
+        _queue = queue
+
+    sweeper = SessionSweeper(Page(), idle_s=60)
+    sweeper.sweep()
+    back = Event("back", next(iter(holder.blocks.fns.values())), request=None, username=None)
+    queue.event_ids_to_events[back._id] = back  # it joined the queue again between the sweeps
+    sweeper.sweep()
+    del queue.event_ids_to_events[back._id]
+    sweeper.sweep()  # orphaned again, but seen only once since its event
+    assert "back" in queue.pending_messages_per_session

@@ -4,9 +4,12 @@ import pytest
 import torch
 
 from engine.audio_tokenizer import AudioTokenizer, AudioTokenizerConfig
-from engine.audio_tokenizer.losses import MultiScaleSpectralLoss, mel_filterbank
+from engine.audio_tokenizer.losses import MultiScaleSpectralLoss, complex_spectral_loss, mel_filterbank
 from engine.audio_tokenizer.onnx_export import OnnxAudioDecoder, export_decoder, load_audio_decoder
+from engine.audio_tokenizer.stft import STFT
+from engine.audio_tokenizer.train import with_refiner
 from engine.components import ComponentLoadError
+from engine.transformer.dataset import state_hash
 
 from .conftest import tiny_config
 
@@ -47,7 +50,44 @@ def test_save_and_load_round_trip_is_exact_and_strict(tiny_model, audio, tmp_pat
         AudioTokenizer.from_pretrained(tmp_path / "m")
 
 
-def test_onnx_decoder_matches_pytorch(tiny_model, tmp_path):
+def test_stft_is_a_centred_dft_and_its_inverse_gives_the_signal_back():
+    stft = STFT(32, 8)
+    torch.manual_seed(3)
+    x = torch.randn(2, 1, 8 * 9)
+    real, imag = stft.analysis(x)  # (2, 17, 9)
+    assert real.shape == imag.shape == (2, 17, 9)
+    frame = torch.nn.functional.pad(x[0, 0], (12, 12))[8 * 4: 8 * 4 + 32] * torch.hann_window(32)
+    expected = torch.fft.rfft(torch.roll(frame, -16))  # time origin at the frame's centre
+    torch.testing.assert_close(torch.complex(real[0, :, 4], imag[0, :, 4]), expected, atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(stft.synthesis(real, imag), x, atol=1e-5, rtol=1e-5)
+    with pytest.raises(ValueError):
+        STFT(30, 8)
+
+
+def test_complex_loss_sees_phase_where_magnitude_losses_do_not(audio):
+    stft = STFT(32, 8)
+    assert complex_spectral_loss(stft, audio, audio).item() == 0.0
+    assert complex_spectral_loss(stft, -audio, audio).item() > 0.1  # same magnitudes, opposite phase
+
+
+def test_a_new_refiner_starts_as_the_identity_and_keeps_every_token(tiny_model, audio):
+    refined = with_refiner(tiny_model, 1, 8, 32).eval()
+    assert refined.config.refiner_blocks == 1 and refined.decoder.refiner is not None
+    indices = tiny_model.encode(audio)
+    assert torch.equal(refined.encode(audio), indices) and state_hash(refined) == state_hash(tiny_model)
+    torch.testing.assert_close(refined.decode(indices), tiny_model.decode(indices), atol=1e-5, rtol=1e-5)
+    with torch.no_grad():
+        refined.decoder.refiner.proj_out.bias.fill_(1.0)  # every bin e times louder
+    assert not torch.allclose(refined.decode(indices), tiny_model.decode(indices), atol=1e-3)
+    assert with_refiner(refined, 2, 8, 32) is refined  # a refiner is never replaced
+
+
+@pytest.mark.parametrize("refiner", [False, True])
+def test_onnx_decoder_matches_pytorch(tiny_model, tmp_path, refiner):
+    if refiner:
+        tiny_model = with_refiner(tiny_model, 1, 8, 32).eval()
+        with torch.no_grad():  # a refiner that does something: random gains
+            torch.nn.init.normal_(tiny_model.decoder.refiner.proj_out.weight, std=0.3)
     tiny_model.save_pretrained(tmp_path)
     path = export_decoder(tiny_model, tmp_path)
     decoder = load_audio_decoder(tmp_path)

@@ -41,3 +41,21 @@ def test_two_process_training_checkpoints_resumes_and_exports(tmp_path):
     assert model.config.levels == 2 and model.encode(torch.zeros(1, 1, 800)).shape == (1, 2, 100)
     log = (tmp_path / "run" / "log.jsonl").read_text().splitlines()
     assert len(log) == len(first) + len(second)  # every stdout record, "start" included, is in the log
+
+
+def test_decoder_only_training_adds_a_refiner_and_keeps_the_tokens(tmp_path):
+    _train(tmp_path / "stage1", 2, "--export", str(tmp_path / "codec"))
+    _train(tmp_path / "stage2", 2, "--init", str(tmp_path / "codec"), "--decoder-only", "--refiner-blocks", "1",
+           "--refiner-width", "8", "--refiner-fft", "32", "--complex-weight", "1",
+           "--export", str(tmp_path / "refined"))
+    before = AudioTokenizer.from_pretrained(tmp_path / "codec")
+    after = AudioTokenizer.from_pretrained(tmp_path / "refined")
+    assert after.config.refiner_blocks == 1 and before.config.refiner_blocks == 0
+    old, new = before.state_dict(), after.state_dict()
+    for name, value in old.items():
+        if name.startswith(("encoder.", "quantizer.")):
+            assert torch.equal(new[name], value), name  # frozen: the same tokens
+    assert any(not torch.equal(new[n], old[n]) for n in old if n.startswith("decoder."))
+    torch.manual_seed(0)
+    audio = 0.3 * torch.randn(1, 1, 1600)
+    assert torch.equal(after.encode(audio), before.encode(audio))

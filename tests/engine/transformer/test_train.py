@@ -9,7 +9,7 @@ import torch
 from engine.pipeline import Engine
 from engine.tasks import IGNORE
 from engine.transformer import Transformer
-from engine.transformer.dataset import TokenCache, build_cache, state_hash
+from engine.transformer.dataset import TokenCache, build_cache, retokenize_audio, state_hash
 from engine.transformer.train import TRAIN_TASKS, main, make_batch, make_example, masked_row, parse_task_weights
 from engine.transformer.vocab import Vocab
 from engine.world import sample_pair
@@ -50,6 +50,21 @@ def test_the_cache_holds_tokens_of_every_kind(cache_dir, components):
     build_cache(cache_dir, 5, video, audio, text, shard_size=3, batch_size=2, log=lambda line: None)  # resumes
     with pytest.raises(ValueError, match="different cache"):
         build_cache(cache_dir, 6, video, audio, text, shard_size=3, log=lambda line: None)
+
+
+def test_a_cache_gets_new_audio_tokens_and_keeps_the_rest(cache_dir, components, tmp_path):
+    new_codec = copy.deepcopy(components[1])
+    with torch.no_grad():
+        next(new_codec.encoder.parameters()).mul_(-1.0)  # another codec: other audio tokens
+    out = retokenize_audio(cache_dir, tmp_path / "a2", new_codec, batch_size=2, log=lambda line: None)
+    old, new = TokenCache(cache_dir), TokenCache(out)
+    sound = torch.from_numpy(sample_pair(4)[0].audio)[None, None]
+    assert torch.equal(new.audio[4], new_codec.encode(sound)[0]) and not torch.equal(new.audio, old.audio)
+    for key in ("video", "styled", "control", "text", "seeds"):
+        assert torch.equal(getattr(new, key), getattr(old, key))
+    assert new.info["audio_tokenizer"]["weights"] == state_hash(new_codec) != old.info["audio_tokenizer"]["weights"]
+    with pytest.raises(ValueError, match="already holds"):
+        retokenize_audio(cache_dir, out, new_codec, log=lambda line: None)
 
 
 def test_a_cache_follows_the_encoder_not_the_decoder(components):
