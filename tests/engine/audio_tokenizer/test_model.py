@@ -4,7 +4,12 @@ import pytest
 import torch
 
 from engine.audio_tokenizer import AudioTokenizer, AudioTokenizerConfig
-from engine.audio_tokenizer.losses import MultiScaleSpectralLoss, complex_spectral_loss, mel_filterbank
+from engine.audio_tokenizer.losses import (
+    MultiScaleSpectralLoss,
+    complex_spectral_loss,
+    mel_filterbank,
+    partials_loss,
+)
 from engine.audio_tokenizer.onnx_export import OnnxAudioDecoder, export_decoder, load_audio_decoder
 from engine.audio_tokenizer.stft import STFT
 from engine.audio_tokenizer.train import with_refiner
@@ -68,6 +73,17 @@ def test_complex_loss_sees_phase_where_magnitude_losses_do_not(audio):
     stft = STFT(32, 8)
     assert complex_spectral_loss(stft, audio, audio).item() == 0.0
     assert complex_spectral_loss(stft, -audio, audio).item() > 0.1  # same magnitudes, opposite phase
+
+
+def test_partials_loss_counts_partials_not_faint_noise(audio):
+    spectral = MultiScaleSpectralLoss(windows=(256,))
+    t = torch.arange(1000) / 16_000
+    tone = 0.3 * torch.sin(2 * torch.pi * 440 * t)[None, None]
+    harmonic = tone + 0.03 * torch.sin(2 * torch.pi * 1320 * t)[None, None]  # a 3rd harmonic at -20 dB
+    faint = tone + 1e-5 * torch.randn(1, 1, 1000)  # noise 90 dB under the tone
+    assert partials_loss(spectral, tone, tone, n_fft=256).item() == 0.0
+    missing_partial = partials_loss(spectral, tone, harmonic, n_fft=256).item()
+    assert missing_partial > 10 * partials_loss(spectral, faint, tone, n_fft=256).item()
 
 
 def test_a_new_refiner_starts_as_the_identity_and_keeps_every_token(tiny_model, audio):
