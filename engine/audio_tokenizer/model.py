@@ -8,16 +8,16 @@ the commitment loss shrinks the latents until the decoder sees almost nothing (m
 magnitude 0.008 after 400 steps, reconstructions ten times too quiet).
 
 The decoder may end in a spectral refiner (`refiner_blocks` > 0): a ConvNeXt stack over token
-frames that reads the waveform decoder's STFT log-magnitudes and the latent and multiplies every
-bin by a learned gain, keeping the waveform's phase (`stft.py`). The waveform decoder gets pitch
-and phase right but is a low-pass (harmonics 2-8, which tell the timbres apart, and the clicks come
-out 20-26 dB too quiet); a gain on a coherent signal restores them without the phase problem a
-decoder that predicts spectra from scratch has (measured: its pitch was off by > 1 semitone at
-1,400 steps, where the waveform decoder's is 0.007). A gain cannot create a partial the waveform
-lacks, so the refiner also adds a predicted spectrum (magnitude and phase) to the gained one.
-The refiner's last layer starts at gain 1 with nothing added, i.e. as the identity; it lives
-inside `decoder`, so a refiner added by a decoder-only fine-tune keeps every token (and so every
-token cache and the generator) valid.
+frames that reads the waveform decoder's STFT log-magnitudes and the latent, multiplies every bin
+by a learned gain (keeping the waveform's phase, `stft.py`) and adds a predicted spectrum. The
+waveform decoder gets pitch and phase right but is a low-pass (harmonics 2-8, which tell the
+timbres apart, and the clicks come out 20-26 dB too quiet); a gain on a coherent signal restores
+them without the phase problem a decoder that predicts spectra from scratch has (measured: its
+pitch was off by > 1 semitone at 1,400 steps, where the waveform decoder's is 0.007), and the added
+spectrum supplies partials the waveform lacks, which no gain can create. The refiner's last layer
+starts at gain 1 with nothing added, i.e. as the identity; it lives inside `decoder`, so a refiner
+added by a decoder-only fine-tune keeps every token (and so every token cache and the generator)
+valid.
 
 Tokens are (B, levels, frames) longs; the generator puts level l's codes at `level_offset(l) +
 index` in one shared vocabulary of `vocab_size` entries.
@@ -135,7 +135,8 @@ class ConvNeXtBlock(nn.Module):
 
 
 class SpectralRefiner(nn.Module):
-    """Per-bin gains on the waveform's STFT from its log-magnitudes and the latent (phase kept)."""
+    """The waveform's STFT with a per-bin gain (its phase kept) plus an added spectrum, both predicted
+    from the waveform's log-magnitudes and the latent."""
 
     def __init__(self, config: AudioTokenizerConfig) -> None:
         super().__init__()

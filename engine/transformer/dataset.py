@@ -86,15 +86,23 @@ def describe(video_tokenizer: Any, audio_tokenizer: Any, text_encoder: Any) -> d
         "window_latent": list(video_tokenizer.latent_shape(window, SIZE, SIZE)),
         "temporal_factor": tf,
         "spatial_factor": video_tokenizer.config.spatial_factor,
-        "audio_latent": list(audio_tokenizer.latent_shape(audio_tokenizer.config.clip_samples)),
         "video_vocab": int(video_tokenizer.vocab_size),
-        "audio_levels": int(audio_tokenizer.config.levels),
-        "audio_vocab_per_level": int(audio_tokenizer.config.codebook_size),
         "text_dim": int(text_encoder.config.dim),
         "text_max_tokens": int(text_encoder.config.max_tokens),
         "video_tokenizer": {"config": config_to_dict(video_tokenizer.config), "weights": state_hash(video_tokenizer)},
-        "audio_tokenizer": {"config": config_to_dict(audio_tokenizer.config), "weights": state_hash(audio_tokenizer)},
         "text_encoder": config_to_dict(text_encoder.config),
+        **describe_audio(audio_tokenizer),
+    }
+
+
+def describe_audio(audio_tokenizer: Any) -> dict[str, Any]:
+    """The manifest entries that depend on the audio tokenizer (`retokenize_audio` replaces them)."""
+    config = audio_tokenizer.config
+    return {
+        "audio_latent": list(audio_tokenizer.latent_shape(config.clip_samples)),
+        "audio_levels": int(config.levels),
+        "audio_vocab_per_level": int(config.codebook_size),
+        "audio_tokenizer": {"config": config_to_dict(config), "weights": state_hash(audio_tokenizer)},
     }
 
 
@@ -170,11 +178,7 @@ def build_cache(out: str | Path, clips: int, video_tokenizer: Any, audio_tokeniz
             styled_captions += s
         shard = {k: (_concat_text if k in ("text", "styled_text") else torch.cat)([p[k] for p in parts])
                  for k in parts[0]}
-        metadata = {"captions": json.dumps(captions), "styled_captions": json.dumps(styled_captions)}
-        with tempfile.NamedTemporaryFile(dir=out, suffix=".tmp", delete=False) as tmp:
-            tmp_path = Path(tmp.name)
-        save_file({k: v.contiguous() for k, v in shard.items()}, str(tmp_path), metadata=metadata)
-        os.replace(tmp_path, path)
+        _write_shard(path, shard, {"captions": json.dumps(captions), "styled_captions": json.dumps(styled_captions)})
         log(json.dumps({"event": "shard", "shard": path.name, "clips": len(seeds)}))
     return out
 
@@ -207,17 +211,19 @@ def retokenize_audio(source: str | Path, out: str | Path, audio_tokenizer: Any, 
             with torch.no_grad():
                 codes.append(audio_tokenizer.encode(sound.to(device)).to(torch.int32).cpu())
         shard["audio"] = torch.cat(codes)
-        with tempfile.NamedTemporaryFile(dir=out, suffix=".tmp", delete=False) as tmp:
-            tmp_path = Path(tmp.name)
-        save_file({k: v.contiguous() for k, v in shard.items()}, str(tmp_path), metadata=metadata)
-        os.replace(tmp_path, out / name)
+        _write_shard(out / name, shard, metadata)
         log(json.dumps({"event": "shard", "shard": name, "clips": len(seeds)}))
-    info["audio_latent"] = list(audio_tokenizer.latent_shape(audio_tokenizer.config.clip_samples))
-    info["audio_levels"] = int(audio_tokenizer.config.levels)
-    info["audio_vocab_per_level"] = int(audio_tokenizer.config.codebook_size)
-    info["audio_tokenizer"] = {"config": config_to_dict(audio_tokenizer.config), "weights": state_hash(audio_tokenizer)}
+    info.update(describe_audio(audio_tokenizer))
     _atomic_write(out / MANIFEST, json.dumps(info, indent=2).encode())
     return out
+
+
+def _write_shard(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> None:
+    """Save a shard atomically (a killed build leaves no half-written shard to skip)."""
+    with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as tmp:
+        tmp_path = Path(tmp.name)
+    save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp_path), metadata=metadata)
+    os.replace(tmp_path, path)
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
