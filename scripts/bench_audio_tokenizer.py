@@ -30,27 +30,9 @@ from timing import median_ms  # noqa: E402
 from engine.audio_tokenizer.losses import MultiScaleSpectralLoss  # noqa: E402
 from engine.audio_tokenizer.model import AudioTokenizer  # noqa: E402
 from engine.audio_tokenizer.onnx_export import ONNX_NAME, OnnxAudioDecoder  # noqa: E402
-from engine.eval import AudioReading, judge_audio  # noqa: E402
+from engine.eval import compare_audio_readings, judge_audio  # noqa: E402
 from engine.training.data import audio_batch, eval_seeds  # noqa: E402
-from engine.world import FPS, SAMPLE_RATE  # noqa: E402
-
-
-def compare_readings(original: AudioReading,
-                     recon: AudioReading) -> tuple[list[float], list[bool], list[bool]]:
-    """(pitch error in semitones per original voice, timbre kept per voice, onset kept per onset)."""
-    errors, timbres = [], []
-    for voice in original.voices:
-        best, timbre = float("inf"), False
-        for candidate in recon.voices:
-            both = np.isfinite(voice.pitch) & np.isfinite(candidate.pitch)
-            if both.any():
-                error = float(np.median(np.abs(12 * np.log2(candidate.pitch[both] / voice.pitch[both]))))
-                if error < best:
-                    best, timbre = error, candidate.timbre == voice.timbre
-        errors.append(best)
-        timbres.append(timbre)
-    kept = [bool(np.any(np.abs(recon.onsets - t) <= 1 / FPS)) for t in original.onsets]
-    return errors, timbres, kept
+from engine.world import SAMPLE_RATE  # noqa: E402
 
 
 def codebook_usage(indices: torch.Tensor, codebook_size: int) -> list[tuple[float, float]]:
@@ -94,7 +76,7 @@ def main() -> None:
         if onnx is not None:
             max_diff = max(max_diff, float((onnx.decode(indices, n) - recon).abs().max()))
         for original, decoded in zip(audio[:, 0].numpy(), recon[:, 0].numpy(), strict=True):
-            e, t, o = compare_readings(judge_audio(original, SAMPLE_RATE), judge_audio(decoded, SAMPLE_RATE))
+            e, t, o = compare_audio_readings(judge_audio(original, SAMPLE_RATE), judge_audio(decoded, SAMPLE_RATE))
             pitch_errors += e
             timbres += t
             onsets += o

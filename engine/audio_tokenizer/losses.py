@@ -3,6 +3,8 @@
 Mel spectrograms resolve loudness and timbre but are coarse at the world's pitches (one 64-band mel
 bin spans ~35 Hz near 220 Hz, where half a semitone is 6.4 Hz), so a linear-frequency log-magnitude
 term at long windows (7.8 Hz bins at 2048) holds the pitch, and short windows hold the clicks.
+`click_loss` weighs the world's wall clicks, the only sound above 7.3 kHz: a 30 ms burst in a few
+clips is too little of any spectrum to move the losses above.
 Logs are floored at 1e-3, about 100 dB below the loudest bins of a world clip (~100 at 2048), so
 the losses do not spend the model on reproducing inaudibly faint noise.
 """
@@ -103,3 +105,22 @@ def partials_loss(spectral: MultiScaleSpectralLoss, prediction: torch.Tensor, ta
     mag_p, mag_t = spectral.magnitude(prediction, n_fft), spectral.magnitude(target, n_fft)  # (B, F, frames)
     eps = floor * mag_t.amax(dim=(1, 2), keepdim=True) + 1e-5
     return F.l1_loss((mag_p + eps).log(), (mag_t + eps).log())
+
+
+def high_band_envelope(spectral: MultiScaleSpectralLoss, audio: torch.Tensor, cutoff_hz: float = 7300.0,
+                       n_fft: int = 256, sample_rate: int = 16_000) -> torch.Tensor:
+    """(B, 1, N) -> (B, frames): RMS of the audio above `cutoff_hz` per 4 ms hop (Parseval over a
+    Hann window of `n_fft`: sum w^2 = 3 n_fft / 8), in the waveform's units."""
+    mag = spectral.magnitude(audio, n_fft)  # (B, n_fft // 2 + 1, frames)
+    first = int(cutoff_hz * n_fft / sample_rate) + 1
+    energy = 2 * mag[:, first:].pow(2).sum(dim=1) / (n_fft * 3 * n_fft / 8)
+    return (energy + 1e-12).sqrt()
+
+
+def click_loss(spectral: MultiScaleSpectralLoss, prediction: torch.Tensor, target: torch.Tensor,
+               floor: float = 0.005) -> torch.Tensor:
+    """L1 between log high-band envelopes, floored at `floor` (a world click reaches ~0.08, the
+    judge's threshold is 0.02): a missing click costs ~2.8 per 4 ms frame, silence nothing."""
+    env_p = high_band_envelope(spectral, prediction)
+    env_t = high_band_envelope(spectral, target)
+    return F.l1_loss((env_p + floor).log(), (env_t + floor).log())

@@ -16,6 +16,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import onnx
 import torch
 from torch import nn
 
@@ -51,7 +52,37 @@ def export_decoder(tokenizer: AudioTokenizer, path: str | Path) -> Path:
             input_names=["indices"], output_names=["audio"],
             dynamic_axes={"indices": {0: "batch", 2: "frames"}, "audio": {0: "batch", 2: "samples"}},
         )
+    graph = onnx.load(str(path))
+    merge_equal_constants(graph.graph)
+    onnx.save(graph, str(path))
     return path
+
+
+def merge_equal_constants(graph: onnx.GraphProto) -> int:
+    """Keep one of each set of equal Constant nodes and point their users at it; returns how many went.
+
+    The tracer bakes a non-persistent buffer in once per use: the refiner's STFT basis (6.6 MB at
+    1280 points) came out twice, for analysis and for synthesis."""
+    first: dict[bytes, str] = {}
+    renamed: dict[str, str] = {}
+    kept = []
+    for node in graph.node:
+        for i, name in enumerate(node.input):
+            node.input[i] = renamed.get(name, name)
+        if node.op_type == "Constant" and node.attribute[0].name == "value":
+            unnamed = onnx.TensorProto()
+            unnamed.CopyFrom(node.attribute[0].t)
+            unnamed.name = ""
+            key = unnamed.SerializeToString(deterministic=True)  # type, dims and values
+            if key in first:
+                renamed[node.output[0]] = first[key]
+                continue
+            first[key] = node.output[0]
+        kept.append(node)
+    removed = len(graph.node) - len(kept)
+    del graph.node[:]
+    graph.node.extend(kept)
+    return removed
 
 
 class OnnxAudioDecoder:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.eval.audio_judge import AudioReading, VoiceReading, judge_audio
+from engine.eval.audio_judge import AudioReading, VoiceReading, compare_audio_readings, judge_audio
 from engine.eval.degrade import degrade_audio, degrade_video
 from engine.eval.scoring import ClipScore, expected_camera, expected_motion, score_clip
 from engine.eval.video_judge import ObjectReading, VideoReading, judge_video
@@ -36,6 +36,6 @@ def judge_clip(video: np.ndarray, audio: np.ndarray, sample_rate: int = SAMPLE_R
 
 __all__ = [
     "AudioReading", "ClipReading", "ClipScore", "ObjectReading", "VideoReading", "VoiceReading",
-    "degrade_audio", "degrade_video", "expected_camera", "expected_motion", "judge_audio", "judge_clip",
-    "judge_video", "score_clip",
+    "compare_audio_readings", "degrade_audio", "degrade_video", "expected_camera", "expected_motion",
+    "judge_audio", "judge_clip", "judge_video", "score_clip",
 ]

@@ -221,3 +221,23 @@ def judge_audio(audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> AudioReadi
                            for col in ratios.T])
         voices.append(VoiceReading(tracks[:, v], classify_timbre(median), median))
     return AudioReading(voices, onsets(audio, sample_rate))
+
+
+def compare_audio_readings(original: AudioReading,
+                           recon: AudioReading) -> tuple[list[float], list[bool], list[bool]]:
+    """A reconstruction against its original: (pitch error in semitones per original voice, against
+    the recon voice closest in pitch; whether that voice kept the timbre; per original click onset,
+    whether the recon has one within one video frame)."""
+    errors, timbres = [], []
+    for voice in original.voices:
+        best, timbre = float("inf"), False
+        for candidate in recon.voices:
+            both = np.isfinite(voice.pitch) & np.isfinite(candidate.pitch)
+            if both.any():
+                error = float(np.median(np.abs(12 * np.log2(candidate.pitch[both] / voice.pitch[both]))))
+                if error < best:
+                    best, timbre = error, candidate.timbre == voice.timbre
+        errors.append(best)
+        timbres.append(timbre)
+    kept = [bool(np.any(np.abs(recon.onsets - t) <= 1 / FPS)) for t in original.onsets]
+    return errors, timbres, kept

@@ -1,12 +1,15 @@
 import json
 
+import onnx
 import pytest
 import torch
 
 from engine.audio_tokenizer import AudioTokenizer, AudioTokenizerConfig
 from engine.audio_tokenizer.losses import (
     MultiScaleSpectralLoss,
+    click_loss,
     complex_spectral_loss,
+    high_band_envelope,
     mel_filterbank,
     partials_loss,
 )
@@ -15,6 +18,7 @@ from engine.audio_tokenizer.stft import STFT
 from engine.audio_tokenizer.train import with_refiner
 from engine.components import ComponentLoadError
 from engine.transformer.dataset import state_hash
+from engine.world.render_audio import click
 
 from .conftest import tiny_config
 
@@ -86,6 +90,36 @@ def test_partials_loss_counts_partials_not_faint_noise(audio):
     assert missing_partial > 10 * partials_loss(spectral, faint, tone, n_fft=256).item()
 
 
+def _hum_and_click() -> tuple[torch.Tensor, torch.Tensor]:
+    """A 440 Hz hum with its 8th harmonic, and the same hum with the world's click at 0.25 s."""
+    t = torch.arange(8000) / 16_000
+    hum = 0.3 * torch.sin(2 * torch.pi * 440 * t) + 0.05 * torch.sin(2 * torch.pi * 3520 * t)
+    burst = torch.from_numpy(click()).float()
+    clicked = hum.clone()
+    clicked[4000:4000 + burst.numel()] += burst
+    return hum[None, None], clicked[None, None]
+
+
+def test_high_band_envelope_reads_the_click_and_not_the_hum():
+    hum, clicked = _hum_and_click()
+    spectral = MultiScaleSpectralLoss(windows=(256,))
+    quiet, loud = high_band_envelope(spectral, hum)[0], high_band_envelope(spectral, clicked)[0]
+    assert quiet[4:-4].max() < 1e-4  # the hum's partials all lie under 7.3 kHz (its cut ends aside)
+    assert loud.max() > 0.02 and 4000 // 64 <= loud.argmax() <= (4000 + click().size) // 64  # in the burst
+    high = torch.fft.irfft(torch.fft.rfft(torch.randn(16_000)) * (torch.arange(8001) > 7300), 16_000)
+    rms = high.pow(2).mean().sqrt().item()  # a signal that lives above the cutoff: the envelope is its RMS
+    assert high_band_envelope(spectral, high[None, None])[0, 4:-4].mean().item() == pytest.approx(rms, rel=0.1)
+
+
+def test_click_loss_counts_a_missing_click_not_the_hum():
+    hum, clicked = _hum_and_click()
+    spectral = MultiScaleSpectralLoss(windows=(256,))
+    assert click_loss(spectral, clicked, clicked).item() == 0.0
+    missing = click_loss(spectral, hum, clicked).item()
+    louder_hum = click_loss(spectral, clicked + 0.5 * hum, clicked).item()
+    assert missing > 0.05 and louder_hum < missing / 20  # a hum 50 % louder costs nothing here
+
+
 def test_a_new_refiner_starts_as_the_identity_and_keeps_every_token(tiny_model, audio):
     refined = with_refiner(tiny_model, 1, 8, 32).eval()
     assert refined.config.refiner_blocks == 1 and refined.decoder.refiner is not None
@@ -106,6 +140,9 @@ def test_onnx_decoder_matches_pytorch(tiny_model, tmp_path, refiner):
             torch.nn.init.normal_(tiny_model.decoder.refiner.proj_out.weight, std=0.3)
     tiny_model.save_pretrained(tmp_path)
     path = export_decoder(tiny_model, tmp_path)
+    constants = [n.attribute[0].t.SerializeToString() for n in onnx.load(str(path)).graph.node
+                 if n.op_type == "Constant" and n.attribute[0].t.dims and n.attribute[0].t.dims[0] >= 32]
+    assert len(constants) == (1 if refiner else 0)  # the refiner's STFT basis, once (traced twice)
     decoder = load_audio_decoder(tmp_path)
     assert isinstance(decoder, OnnxAudioDecoder) and path.name == "decoder.onnx"
     torch.manual_seed(2)

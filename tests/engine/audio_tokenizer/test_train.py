@@ -9,6 +9,7 @@ from pathlib import Path
 import torch
 
 from engine.audio_tokenizer import AudioTokenizer
+from engine.audio_tokenizer.train import improved
 
 TINY = ["--channels", "2", "--strides", "2", "4", "--dilations", "1", "--latent-dim", "4", "--levels", "2",
         "--codebook-size", "16", "--batch-size", "2", "--crop", "1600", "--eval-every", "2",
@@ -46,8 +47,10 @@ def test_two_process_training_checkpoints_resumes_and_exports(tmp_path):
 def test_decoder_only_training_adds_a_refiner_and_keeps_the_tokens(tmp_path):
     _train(tmp_path / "stage1", 2, "--export", str(tmp_path / "codec"))
     _train(tmp_path / "stage2", 2, "--init", str(tmp_path / "codec"), "--decoder-only", "--refiner-blocks", "1",
-           "--refiner-width", "8", "--refiner-fft", "32", "--complex-weight", "1",
+           "--refiner-width", "8", "--refiner-fft", "32", "--complex-weight", "1", "--click-weight", "1",
+           "--adversarial-weight", "1", "--feature-weight", "1",
            "--export", str(tmp_path / "refined"))
+    assert (tmp_path / "stage2" / "discriminator.pt").is_file()  # the adversary resumes too
     before = AudioTokenizer.from_pretrained(tmp_path / "codec")
     after = AudioTokenizer.from_pretrained(tmp_path / "refined")
     assert after.config.refiner_blocks == 1 and before.config.refiner_blocks == 0
@@ -59,3 +62,13 @@ def test_decoder_only_training_adds_a_refiner_and_keeps_the_tokens(tmp_path):
     torch.manual_seed(0)
     audio = 0.3 * torch.randn(1, 1, 1600)
     assert torch.equal(after.encode(audio), before.encode(audio))
+
+
+def test_best_model_by_the_judge_breaks_ties_by_spectral_distance():
+    best = (0.5, 1.0)
+    assert improved({"judge": 0.6, "spectral": 2.0}, best, "judge") == (0.6, 2.0)
+    assert improved({"judge": 0.5, "spectral": 0.9}, best, "judge") == (0.5, 0.9)
+    assert improved({"judge": 0.5, "spectral": 1.1}, best, "judge") is None
+    assert improved({"judge": 0.4, "spectral": 0.1}, best, "judge") is None
+    assert improved({"judge": 0.4, "spectral": 0.9}, best, "spectral") == (0.4, 0.9)
+    assert improved({"judge": 0.9, "spectral": 1.1}, best, "spectral") is None

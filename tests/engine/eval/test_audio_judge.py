@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine.eval import degrade_audio, judge_audio
+from engine.eval import compare_audio_readings, degrade_audio, judge_audio
 from engine.world import EVAL_SEED_START, sample
 from engine.world.palette import pitch
+from engine.world.render_audio import click
 
 RATE = 16000
 T = np.arange(34000) / RATE
@@ -77,3 +78,22 @@ def test_world_clip_pitch_and_bounces(degraded: bool) -> None:
     assert len(clip.scene.bounce_times) == 2
     for t in clip.scene.bounce_times:
         assert np.min(np.abs(reading.onsets - t)) < 1 / 8
+
+
+def test_a_reconstruction_is_compared_voice_by_voice_and_click_by_click() -> None:
+    square = {n: 1.0 / n for n in (1, 3, 5, 7)}
+    original = judge_audio(_tone(440.0, square) + _click_at(1.0))
+    same = compare_audio_readings(original, original)
+    assert same == ([0.0], [True], [True])
+    sharp_circle = judge_audio(_tone(440.0 * 2 ** (1 / 12), {1: 1.0}))  # a semitone up, no harmonics, no click
+    errors, timbres, clicks = compare_audio_readings(original, sharp_circle)
+    assert errors == [pytest.approx(1.0, abs=0.1)] and timbres == [False] and clicks == [False]
+    errors, timbres, _ = compare_audio_readings(original, judge_audio(np.zeros_like(T)))
+    assert errors == [float("inf")] and timbres == [False]  # nothing heard: no voice to match
+
+
+def _click_at(seconds: float) -> np.ndarray:
+    out = np.zeros_like(T)
+    start = int(seconds * RATE)
+    out[start:start + click().size] = click()
+    return out
