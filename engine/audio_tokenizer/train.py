@@ -200,6 +200,7 @@ def evaluate(model: AudioTokenizer, spectral: MultiScaleSpectralLoss, audio: tor
         out[f"usage_l{level}"] = used / model.config.codebook_size
     out["spectral"] = out[f"spectral_l{model.config.levels}"]
     timbres, clicks = [], []
+    # the judge hears the last decode above: all levels, the token layout that ships
     for original, clip in zip(originals, recon.cpu().numpy(), strict=True):
         reading = judge_audio(clip[0], model.config.sample_rate)
         _, kept_timbre, kept_click = compare_audio_readings(original, reading)
