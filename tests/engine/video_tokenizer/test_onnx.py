@@ -36,3 +36,19 @@ def test_load_decoder_falls_back_to_pytorch(tiny_model, tmp_path):
     assert load_decoder(tiny_model, tmp_path) == tiny_model.decode
     export_onnx(tiny_model, tmp_path, frames=1, size=32)
     assert isinstance(load_decoder(tiny_model, tmp_path), OnnxVideoDecoder)
+
+
+def test_int8_decoder_has_unsigned_weights_and_stays_near_fp32(tiny_model, video, tmp_path):
+    """Signed int8 weights saturate in ONNX Runtime's kernels on CPUs without AVX-VNNI."""
+    import onnx
+
+    _, decoder_path = export_onnx(tiny_model, tmp_path, frames=17, size=32)
+    indices = tiny_model.encode(video)
+    int8_path = quantize_decoder(decoder_path, [indices.numpy()], tmp_path / "decoder_int8.onnx")
+    graph = onnx.load(str(int8_path)).graph
+    names = {n.input[0] for n in graph.node if n.op_type == "DequantizeLinear"}
+    weights = [t for t in graph.initializer if t.name in names and len(t.dims) > 1]
+    assert weights and all(t.data_type == onnx.TensorProto.UINT8 for t in weights)
+    fp32 = OnnxVideoDecoder(decoder_path, threads=1)(indices)
+    int8 = OnnxVideoDecoder(int8_path, threads=1)(indices)
+    assert (int8 - fp32).abs().mean() < 0.02 * fp32.abs().mean() + 1e-3
