@@ -52,3 +52,18 @@ def test_int8_decoder_has_unsigned_weights_and_stays_near_fp32(tiny_model, video
     fp32 = OnnxVideoDecoder(decoder_path, threads=1)(indices)
     int8 = OnnxVideoDecoder(int8_path, threads=1)(indices)
     assert (int8 - fp32).abs().mean() < 0.02 * fp32.abs().mean() + 1e-3
+
+
+def test_from_folder_takes_int8_only_when_its_manifest_passed(tiny_model, video, tmp_path):
+    import json
+
+    from engine.onnx_runtime import default_providers
+
+    _, decoder_path = export_onnx(tiny_model, tmp_path, frames=1, size=32)
+    quantize_decoder(decoder_path, [tiny_model.encode(video[:1, :, :1]).numpy()], tmp_path / "decoder_int8.onnx")
+    assert OnnxVideoDecoder.from_folder(tmp_path).path.name == "decoder.onnx"  # no onnx.json: fp32
+    for passed, name in ((False, "decoder.onnx"), (True, "decoder_int8.onnx")):
+        (tmp_path / "onnx.json").write_text(json.dumps({"int8_default": passed}))
+        expected = "decoder.onnx" if "CUDAExecutionProvider" in default_providers() else name
+        assert OnnxVideoDecoder.from_folder(tmp_path).path.name == expected
+    assert OnnxVideoDecoder.from_folder(tmp_path, int8=False).path.name == "decoder.onnx"
