@@ -19,6 +19,10 @@ starts at gain 1 with nothing added, i.e. as the identity; it lives inside `deco
 added by a decoder-only fine-tune keeps every token (and so every token cache and the generator)
 valid.
 
+`decoder="harmonic"` replaces that decoder with `harmonic.HarmonicDecoder` (per-voice pitch,
+loudness and a chosen timbre, then additive synthesis; trained by `train_harmonic.py` on the same
+frozen tokens). The waveform decoder stays what trains the encoder (stage 1).
+
 Tokens are (B, levels, frames) longs; the generator puts level l's codes at `level_offset(l) +
 index` in one shared vocabulary of `vocab_size` entries.
 """
@@ -32,6 +36,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from engine.audio_tokenizer.harmonic import HarmonicDecoder
+from engine.audio_tokenizer.layers import ConvNeXtBlock
 from engine.audio_tokenizer.rvq import ResidualVQ, RVQOutput
 from engine.audio_tokenizer.stft import STFT
 from engine.components import Component
@@ -55,6 +61,13 @@ class AudioTokenizerConfig:
     refiner_width: int = 256
     refiner_fft: int = 1280  # STFT window of the refiner, a multiple of the hop (4 x 320: 12.5 Hz bins)
     refiner_max_log_gain: float = 5.0  # gains stay within exp(+-5), about +-43 dB
+    decoder: str = "waveform"  # "waveform" (Decoder, + refiner) or "harmonic" (harmonic.py)
+    harmonic_voices: int = 2  # voice slots (the world has one or two objects)
+    harmonic_partials: int = 8  # harmonics per voice (the world's highest is the 8th)
+    harmonic_timbres: int = 4  # entries of the learned timbre bank
+    harmonic_width: int = 256
+    harmonic_blocks: int = 6
+    harmonic_hz: tuple[float, float] = (190.0, 950.0)  # pitch range (the world's 220-880 Hz, a margin)
 
     def __post_init__(self) -> None:
         if self.sample_rate <= 0 or self.clip_samples <= 0:
@@ -69,6 +82,14 @@ class AudioTokenizerConfig:
             raise ValueError("quantizer_dropout must be in [0, 1] and ema_decay in (0, 1)")
         if self.refiner_blocks < 0 or self.refiner_width < 1 or self.refiner_max_log_gain <= 0:
             raise ValueError("refiner_blocks must be >= 0, refiner_width >= 1, refiner_max_log_gain > 0")
+        if self.decoder not in ("waveform", "harmonic"):
+            raise ValueError(f"decoder must be 'waveform' or 'harmonic', got {self.decoder!r}")
+        if min(self.harmonic_voices, self.harmonic_partials, self.harmonic_timbres, self.harmonic_width,
+               self.harmonic_blocks) < 1:
+            raise ValueError("harmonic_voices, _partials, _timbres, _width and _blocks must be >= 1")
+        lo, hi = self.harmonic_hz
+        if not 0 < lo < hi or hi * self.harmonic_partials >= self.sample_rate / 2:
+            raise ValueError(f"harmonic_hz {self.harmonic_hz}: need 0 < lo < hi and every partial below Nyquist")
         if self.refiner_fft % self.hop:
             raise ValueError(f"refiner_fft ({self.refiner_fft}) must be a multiple of the hop ({self.hop})")
 
@@ -116,22 +137,6 @@ class Encoder(nn.Module):
 
 RESIDUAL_OFF = -12.0  # initial log magnitude of the added spectrum: exp(-12) ~ 6e-6, i.e. nothing
 MAX_LOG_ADDED = 6.0  # a world clip's loudest bins at this window are ~ exp(5)
-
-
-class ConvNeXtBlock(nn.Module):
-    """Depthwise conv over frames, then a per-frame MLP, as a scaled residual (ConvNeXt, 1-D)."""
-
-    def __init__(self, channels: int, kernel_size: int = 7) -> None:
-        super().__init__()
-        self.depthwise = nn.Conv1d(channels, channels, kernel_size, padding=kernel_size // 2, groups=channels)
-        self.norm = nn.LayerNorm(channels)
-        self.up = nn.Linear(channels, 3 * channels)
-        self.down = nn.Linear(3 * channels, channels)
-        self.scale = nn.Parameter(torch.full((channels,), 0.1))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, C, T) -> (B, C, T)
-        y = self.norm(self.depthwise(x).transpose(1, 2))  # (B, T, C)
-        return x + (self.down(F.gelu(self.up(y))) * self.scale).transpose(1, 2)
 
 
 class SpectralRefiner(nn.Module):
@@ -191,7 +196,7 @@ class AudioTokenizer(Component):
         self.encoder = Encoder(config)
         self.quantizer = ResidualVQ(config.latent_dim, config.levels, config.codebook_size,
                                     config.ema_decay, config.restart_after, config.quantizer_dropout)
-        self.decoder = Decoder(config)
+        self.decoder = HarmonicDecoder(config) if config.decoder == "harmonic" else Decoder(config)
 
     # --- sizes -------------------------------------------------------------------------------
     def frames_for(self, num_samples: int) -> int:

@@ -104,8 +104,8 @@ def hum(shape: str, heights: np.ndarray, radii: np.ndarray) -> np.ndarray:
     return wave
 
 
-def render_audio(scene: Scene) -> np.ndarray:
-    """(34000,) float32 mono sound of a scene in [-1, 1] at 16 kHz."""
+def mix_audio(scene: Scene) -> np.ndarray:
+    """(34000,) float64 sum of the scene's hums and clicks, before any scaling to PEAK."""
     audio = np.zeros(AUDIO_SAMPLES)
     for obj in scene.objects:
         audio += hum(obj.shape, obj.trajectory[:, 1], obj.radii)
@@ -114,6 +114,12 @@ def render_audio(scene: Scene) -> np.ndarray:
         start = round(t * SAMPLE_RATE)
         end = min(start + burst.size, AUDIO_SAMPLES)
         audio[start:end] += burst[: end - start]
+    return audio
+
+
+def render_audio(scene: Scene) -> np.ndarray:
+    """(34000,) float32 mono sound of a scene in [-1, 1] at 16 kHz."""
+    audio = mix_audio(scene)
     peak = np.abs(audio).max()
     if peak > PEAK:
         audio *= PEAK / peak

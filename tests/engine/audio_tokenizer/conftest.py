@@ -1,4 +1,10 @@
-"""Tiny seeded configs shared by the audio tokenizer tests."""
+"""Tiny seeded configs shared by the audio tokenizer tests, and a 2-process torchrun of a trainer."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -24,3 +30,14 @@ def audio() -> torch.Tensor:
     t = torch.arange(1000) / 16_000
     tone = 0.3 * torch.sin(2 * torch.pi * 440 * t)
     return (tone + 0.05 * torch.randn(2, 1, 1000)).clamp(-1, 1)  # (2, 1, N)
+
+
+def torchrun(module: str, *args: str, timeout: float = 180) -> list[dict]:
+    """Run `python -m module args` under a 2-process torchrun (gloo, CPU) -> its JSON log records."""
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--standalone",
+           "-m", module, *args]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env,
+                            cwd=Path(__file__).resolve().parents[3])
+    assert result.returncode == 0, result.stderr[-3000:]
+    return [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]

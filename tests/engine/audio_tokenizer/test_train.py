@@ -1,15 +1,12 @@
 """A 2-process torchrun (gloo, CPU) training run that checkpoints, resumes and exports."""
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import torch
 
 from engine.audio_tokenizer import AudioTokenizer
 from engine.audio_tokenizer.train import improved
+from tests.engine.audio_tokenizer.conftest import torchrun
 
 TINY = ["--channels", "2", "--strides", "2", "4", "--dilations", "1", "--latent-dim", "4", "--levels", "2",
         "--codebook-size", "16", "--batch-size", "2", "--crop", "1600", "--eval-every", "2",
@@ -17,13 +14,8 @@ TINY = ["--channels", "2", "--strides", "2", "4", "--dilations", "1", "--latent-
 
 
 def _train(out: Path, steps: int, *extra: str) -> list[dict]:
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--standalone",
-           "-m", "engine.audio_tokenizer.train", "--out", str(out), "--steps", str(steps), *TINY, *extra]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    result = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=env,
-                            cwd=Path(__file__).resolve().parents[3])
-    assert result.returncode == 0, result.stderr[-3000:]
-    return [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    return torchrun("engine.audio_tokenizer.train", "--out", str(out), "--steps", str(steps), *TINY, *extra,
+                    timeout=120)
 
 
 def test_two_process_training_checkpoints_resumes_and_exports(tmp_path):
