@@ -36,7 +36,7 @@ from engine.training.data import audio_batch, eval_seeds
 from engine.training.run import JsonLog, RunClock, set_learning_rate, warmup_cosine
 from engine.world import sample
 from engine.world.palette import BASE_FREQ, EDGE, LOUDNESS, PEAK, SAMPLES_PER_FRAME, TIMBRES
-from engine.world.render_audio import mix_audio, wavetable
+from engine.world.render_audio import TABLE_SIZE, mix_audio
 from engine.world.scene import Scene
 
 SHAPES = tuple(TIMBRES)  # timbre id i is the shape SHAPES[i]
@@ -69,9 +69,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def timbre_partials() -> torch.Tensor:
     """(K, 8) the world's partial amplitudes per timbre, scaled like its wavetables (peak 1)."""
+    phase = 2 * np.pi * np.arange(TABLE_SIZE + 1) / TABLE_SIZE  # the wavetables' sampling
     rows = []
     for shape in SHAPES:
-        phase = 2 * np.pi * np.arange(len(wavetable(shape))) / (len(wavetable(shape)) - 1)
         peak = np.abs(sum(a * np.sin(n * phase) for n, a in TIMBRES[shape].items())).max()
         rows.append([TIMBRES[shape].get(n, 0.0) / peak for n in range(1, 9)])
     return torch.tensor(rows, dtype=torch.float32)
