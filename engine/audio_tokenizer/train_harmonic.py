@@ -44,7 +44,9 @@ SHAPES = tuple(TIMBRES)  # timbre id i is the shape SHAPES[i]
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--init", type=Path, required=True, help="a trained codec (its encoder and codebooks stay)")
+    p.add_argument("--init", type=Path, required=True,
+                   help="a trained codec (its encoder and codebooks stay); one with a harmonic decoder "
+                        "already is trained further (its width and blocks win)")
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--width", type=int, default=256)
     p.add_argument("--blocks", type=int, default=6)
