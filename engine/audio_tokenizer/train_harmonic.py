@@ -35,7 +35,7 @@ from engine.training import distributed as D
 from engine.training.data import audio_batch, eval_seeds
 from engine.training.run import JsonLog, RunClock, set_learning_rate, warmup_cosine
 from engine.world import sample
-from engine.world.palette import BASE_FREQ, EDGE, LOUDNESS, PEAK, SAMPLES_PER_FRAME, TIMBRES
+from engine.world.palette import LOUDNESS, PEAK, SAMPLES_PER_FRAME, TIMBRES, pitch
 from engine.world.render_audio import TABLE_SIZE, mix_audio
 from engine.world.scene import Scene
 
@@ -91,16 +91,17 @@ def voice_targets(scene: Scene, frames: int, hop: int, voices: int) -> tuple[tor
     at = hop * np.arange(frames) + hop / 2
     centres = SAMPLES_PER_FRAME * np.arange(len(scene.objects[0].radii)) + SAMPLES_PER_FRAME / 2
     scale = mix_scale(scene)
-    tracks = []
-    for obj in scene.objects:
-        y, r = np.interp(at, centres, obj.trajectory[:, 1]), np.interp(at, centres, obj.radii)
-        tracks.append((np.log2(BASE_FREQ) + 2 * (1 - y / EDGE), (LOUDNESS[0] + LOUDNESS[1] * r) * scale,
-                       SHAPES.index(obj.shape)))
+    heights = np.stack([np.interp(at, centres, o.trajectory[:, 1]) for o in scene.objects])  # (O, frames)
+    radii = np.stack([np.interp(at, centres, o.radii) for o in scene.objects])
+    shapes = np.array([SHAPES.index(o.shape) for o in scene.objects])
+    log2_hz = np.log2(pitch(heights))
+    order = np.argsort(log2_hz, axis=0, kind="stable")[:voices]  # (slots, frames): object per slot
+    frame = np.arange(frames)
     controls, timbre = torch.zeros(frames, voices, 2), torch.zeros(frames, voices, dtype=torch.long)
-    for t in range(frames):
-        for slot, (pitch, amplitude, shape) in enumerate(sorted(tracks, key=lambda v: v[0][t])[:voices]):
-            controls[t, slot] = torch.tensor([pitch[t], amplitude[t]])
-            timbre[t, slot] = shape
+    slots = order.shape[0]
+    controls[:, :slots, 0] = torch.from_numpy(log2_hz[order, frame].T).float()
+    controls[:, :slots, 1] = torch.from_numpy((LOUDNESS[0] + LOUDNESS[1] * radii[order, frame].T) * scale).float()
+    timbre[:, :slots] = torch.from_numpy(shapes[order].T)
     return controls, timbre
 
 
