@@ -25,11 +25,14 @@ Progress = Callable[[int, int], None]  # (tokens done, tokens in all)
 
 
 class Stepper(Protocol):
-    def prefill(self, ids: Tensor) -> Tensor:
+    """`id_range` [lo, hi) (or None: all) names the ids the next token may take: a stepper may leave
+    the logits outside it uncomputed (-inf), since `sample` never looks there."""
+
+    def prefill(self, ids: Tensor, id_range: tuple[int, int] | None = None) -> Tensor:
         """Prefix ids (B', P) into the cache -> logits (B', V) for the first new token."""
         ...
 
-    def decode(self, tokens: Tensor, pos: int) -> Tensor:
+    def decode(self, tokens: Tensor, pos: int, id_range: tuple[int, int] | None = None) -> Tensor:
         """Tokens (B', T) at positions [pos, pos + T) into the cache -> logits (B', V) after the last."""
         ...
 
@@ -67,13 +70,16 @@ def generate_autoregressive(
     guided = cfg_scale is not None
     out = torch.empty(B, num_tokens, dtype=torch.long, device=prefix.device)
 
-    def feed(tokens: Tensor, pos: int) -> Tensor:  # tokens (B, T) -> logits (B, V)
-        return combine(model.decode(torch.cat((tokens, tokens)) if guided else tokens, pos))
+    def next_range(i: int) -> tuple[int, int] | None:  # the ids new token i may take
+        return None if ranges is None else tuple(ranges[i])
+
+    def feed(tokens: Tensor, pos: int, id_range: tuple[int, int] | None) -> Tensor:  # (B, T) -> (B, V)
+        return combine(model.decode(torch.cat((tokens, tokens)) if guided else tokens, pos, id_range))
 
     def combine(logits: Tensor) -> Tensor:  # (B' , V) -> (B, V)
         return cfg_combine(logits[:B], logits[B:], cfg_scale) if guided else logits
 
-    logits = combine(model.prefill(torch.cat((prefix, prefix)) if guided else prefix))  # (B, V)
+    logits = combine(model.prefill(torch.cat((prefix, prefix)) if guided else prefix, next_range(0)))  # (B, V)
     i = 0
     while i < num_tokens:
         if forced[i]:  # a run of given tokens goes in as one chunk
@@ -82,11 +88,10 @@ def generate_autoregressive(
                 j += 1
             out[:, i:j] = forced_values[:, i:j]
         else:
-            id_range = None if ranges is None else tuple(ranges[i])
-            out[:, i] = sample(logits, generator, temperature, top_k, top_p, id_range)
+            out[:, i] = sample(logits, generator, temperature, top_k, top_p, next_range(i))
             j = i + 1
         if j < num_tokens:  # the last token needs no logits after it
-            logits = feed(out[:, i:j], P + i)
+            logits = feed(out[:, i:j], P + i, next_range(j))
         i = j
         if progress is not None:
             progress(i, num_tokens)

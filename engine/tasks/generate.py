@@ -34,15 +34,15 @@ class TransformerStepper:
         self.calls = 0
         model.setup_caches(grid.shape[0], length)
 
-    def prefill(self, ids: Tensor) -> Tensor:
+    def prefill(self, ids: Tensor, id_range: tuple[int, int] | None = None) -> Tensor:
         self.calls += 1
         P = ids.shape[1]
-        return self.model.prefill(ids, self.text, self.text_mask, self.grid[:, :P])  # (B', V)
+        return self.model.prefill(ids, self.text, self.text_mask, self.grid[:, :P], id_range)  # (B', V)
 
-    def decode(self, tokens: Tensor, pos: int) -> Tensor:
+    def decode(self, tokens: Tensor, pos: int, id_range: tuple[int, int] | None = None) -> Tensor:
         self.calls += 1
-        grid = self.grid[:, pos:pos + tokens.shape[1]]
-        return self.model.decode(tokens, pos, grid)[:, -1]  # (B', V)
+        T = tokens.shape[1]
+        return self.model.decode(tokens, pos, self.grid[:, pos:pos + T], id_range)[:, -1]  # (B', V)
 
 
 class CanvasModel:

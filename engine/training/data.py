@@ -6,6 +6,8 @@ import numpy as np
 import torch
 
 from engine.world import EVAL_SEED_START, sample
+from engine.world.render_video import coverage
+from engine.world.scene import Scene
 
 
 def video_to_tensor(video: np.ndarray) -> torch.Tensor:
@@ -23,6 +25,26 @@ def tensor_to_video(x: torch.Tensor) -> np.ndarray:
 def video_batch(seeds: list[int]) -> torch.Tensor:
     """(B, 3, 17, 64, 64) in [-1, 1] for the given world seeds."""
     return torch.stack([video_to_tensor(sample(s).video) for s in seeds])
+
+
+def object_mask(scene: Scene, size: int = 64) -> np.ndarray:
+    """(17, size, size) float32 in [0, 1]: how much of each pixel the scene's objects cover."""
+    mask = np.zeros((17, size, size), dtype=np.float32)
+    for obj in scene.objects:
+        alpha, top, left = coverage(obj)
+        box = alpha.shape[1]
+        for k in range(mask.shape[0]):
+            region = mask[k, top[k]:top[k] + box, left[k]:left[k] + box]
+            np.maximum(region, alpha[k], out=region)
+    return mask
+
+
+def video_and_mask_batch(seeds: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+    """(B, 3, 17, 64, 64) in [-1, 1] and the objects' coverage (B, 1, 17, 64, 64) in [0, 1]."""
+    clips = [sample(s) for s in seeds]
+    videos = torch.stack([video_to_tensor(c.video) for c in clips])
+    masks = torch.stack([torch.from_numpy(object_mask(c.scene)) for c in clips]).unsqueeze(1)
+    return videos, masks
 
 
 def audio_batch(seeds: list[int]) -> torch.Tensor:

@@ -84,7 +84,9 @@ def test_a_mask_drawn_on_the_first_frame_is_inpainted(page_url):
             page.get_by_role("tab", name="Inpaint", exact=True).click()
             page.locator("#inpaint-clip input[type=file]").set_input_files(example_media().clips[0])
             canvas = page.locator("#inpaint-editor canvas").first
-            page.wait_for_timeout(2000)  # the first frame arrives as the canvas background
+            # the first frame arrives as the canvas background (a server event: slower on a busy
+            # 2-core host, and a stroke drawn before it lands is lost with the old layers)
+            page.wait_for_timeout(5000)
             box = canvas.bounding_box()
             page.mouse.move(box["x"] + box["width"] * 0.4, box["y"] + box["height"] * 0.5)
             page.mouse.down()

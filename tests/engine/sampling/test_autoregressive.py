@@ -15,18 +15,21 @@ class BigramStepper:
         self.bias[7] = 2.0
         self.batch, self.guided = batch, guided
         self.calls: list[tuple[int, int]] = []  # (pos, number of tokens) of every decode
+        self.ranges: list[tuple[int, int] | None] = []  # the id range asked for, prefill first
 
     def logits(self, last: torch.Tensor) -> torch.Tensor:
         out = self.table[last].clone()  # (B', V)
         out[: self.batch] += self.bias
         return out
 
-    def prefill(self, ids: torch.Tensor) -> torch.Tensor:
+    def prefill(self, ids: torch.Tensor, id_range: tuple[int, int] | None = None) -> torch.Tensor:
         assert ids.shape[0] == self.batch * (2 if self.guided else 1)
+        self.ranges.append(id_range)
         return self.logits(ids[:, -1])
 
-    def decode(self, tokens: torch.Tensor, pos: int) -> torch.Tensor:
+    def decode(self, tokens: torch.Tensor, pos: int, id_range: tuple[int, int] | None = None) -> torch.Tensor:
         self.calls.append((pos, tokens.shape[1]))
+        self.ranges.append(id_range)
         return self.logits(tokens[:, -1])
 
 
@@ -77,3 +80,16 @@ def test_bad_arguments_are_refused():
         generate_autoregressive(BigramStepper(1), prefix, 4, g, allowed=torch.tensor([[0, V]] * 3))
     with pytest.raises(ValueError):
         generate_autoregressive(BigramStepper(1), prefix, 4, g, forced_mask=torch.ones(4, dtype=torch.bool))
+
+
+def test_the_stepper_is_told_the_id_range_of_the_token_it_predicts():
+    stepper = BigramStepper(batch=1)
+    allowed = torch.tensor([[0, 4], [4, 8], [8, 12], [0, 12], [2, 6]])
+    forced = torch.tensor([0, 1, 1, 0, 0], dtype=torch.bool)
+    values = torch.tensor([[0, 5, 9, 0, 0]])
+    generate_autoregressive(stepper, torch.tensor([[1]]), 5, torch.Generator().manual_seed(0), allowed=allowed,
+                            forced_mask=forced, forced_values=values)
+    # prefill predicts token 0; token 0 is fed alone (-> token 1's range), tokens 1-2 as one chunk (-> 3), 3 (-> 4)
+    assert stepper.ranges == [(0, 4), (4, 8), (0, 12), (2, 6)]
+    assert generate_autoregressive(BigramStepper(batch=1), torch.tensor([[1]]), 2,
+                                   torch.Generator().manual_seed(0)).shape == (1, 2)

@@ -182,3 +182,33 @@ def test_forward_with_targets_gives_per_token_losses():
         h = model.features(ids, PREFIX, text, text_mask, grid)
     assert losses.shape == ids.shape and (losses[targets < 0] == 0).all() and (losses[targets >= 0] > 0).all()
     torch.testing.assert_close(losses[targets >= 0], model.token_losses(h[targets >= 0], targets[targets >= 0]))
+
+
+@torch.no_grad()
+def test_logits_for_one_id_range_equal_the_full_ones_there_and_are_minus_inf_elsewhere():
+    model = tiny_model(video_vocab=64)
+    vocab = model.config.vocab
+    h = torch.randn(3, 32)
+    full = model.logits(h)
+    audio_lo = vocab.audio_offset(1)
+    for lo, hi in (vocab.video_range, (audio_lo, audio_lo + 8), (0, vocab.video_range[0]), (0, vocab.size)):
+        part = model.logits(h, (lo, hi))
+        assert part.shape == full.shape
+        torch.testing.assert_close(part[:, lo:hi], full[:, lo:hi])
+        outside = torch.ones(vocab.size, dtype=torch.bool)
+        outside[lo:hi] = False
+        assert torch.isneginf(part[:, outside]).all()
+    straddling = (vocab.video_range[0] - 2, vocab.video_range[0] + 2)  # two kinds of id: the full logits
+    torch.testing.assert_close(model.logits(h, straddling), full)
+
+
+def test_cached_decoding_with_an_id_range_matches_the_full_forward_in_that_range():
+    model = tiny_model()
+    ids, text, text_mask, grid = inputs(model)
+    full = model(ids, PREFIX, text, text_mask, grid)
+    lo, hi = model.config.vocab.video_range
+    model.setup_caches(2, 32)
+    last = model.prefill(ids[:, :PREFIX], text, text_mask, grid[:, :PREFIX], id_range=(lo, hi))
+    assert (last[:, lo:hi] - full[:, PREFIX - 1, lo:hi]).abs().max() < 1e-5
+    step = model.decode(ids[:, PREFIX:PREFIX + 1], PREFIX, grid[:, PREFIX:PREFIX + 1], id_range=(lo, hi))[:, -1]
+    assert (step[:, lo:hi] - full[:, PREFIX, lo:hi]).abs().max() < 1e-5

@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 
-from engine.video_tokenizer.train import codebook_usage, hard_pixel_loss, learning_rate, psnr
+from engine.video_tokenizer.train import codebook_usage, hard_pixel_loss, learning_rate, object_loss, psnr
 
 
 def test_psnr_of_known_error():
@@ -19,6 +19,17 @@ def test_hard_pixel_loss_averages_only_the_worst_pixels():
     target[..., 0, :5] = 1.0  # 5 pixels fully wrong
     assert hard_pixel_loss(recon, target, 0.05).item() == pytest.approx(1.0)
     assert hard_pixel_loss(recon, target, 0.10).item() == pytest.approx(0.5)
+
+
+def test_object_loss_averages_the_error_near_objects_only():
+    recon, target = torch.zeros(1, 3, 1, 16, 16), torch.zeros(1, 3, 1, 16, 16)
+    mask = torch.zeros(1, 1, 1, 16, 16)
+    mask[..., 8, 8] = 1.0  # one object pixel: with a 2 px rim, a 5 x 5 neighbourhood counts
+    target[..., 0, 0] = 1.0  # far from it: not counted
+    assert object_loss(recon, target, mask).item() == 0.0
+    target[..., 10, 10] = 1.0  # on the rim's corner
+    assert object_loss(recon, target, mask).item() == pytest.approx(1.0 / 25)
+    assert object_loss(recon, target, torch.zeros_like(mask)).item() == 0.0  # no object: no loss
 
 
 def test_codebook_usage_and_perplexity():
@@ -55,3 +66,27 @@ def test_decoder_only_needs_initial_weights(tmp_path):
 
     with pytest.raises(ValueError, match="--init"):
         main(["--out", str(tmp_path / "run"), "--decoder-only", "--steps", "1", "--device", "cpu"])
+
+
+def test_judge_eval_reads_originals_right_and_prefers_the_better_model(tmp_path):
+    from engine.training.data import eval_seeds, video_and_mask_batch
+    from engine.video_tokenizer.train import JudgeEval
+
+    class Identity(torch.nn.Module):  # encode/decode that give the clip back: the judge's own accuracy
+        def encode(self, x):
+            return x
+
+        def decode(self, x):
+            return x
+
+    class Grey(Identity):  # a decoder that loses everything
+        def decode(self, x):
+            return torch.zeros_like(x)
+
+    seeds = eval_seeds(3)
+    videos = video_and_mask_batch(seeds)[0]
+    judge = JudgeEval(seeds)
+    perfect, lost = judge(Identity(), videos), judge(Grey(), videos)
+    assert perfect["judge"] == 1.0 and perfect["judge_shape"] == 1.0
+    assert lost["judge"] == 0.0
+    assert set(perfect) == {"judge", "judge_colour", "judge_shape", "judge_motion"}
