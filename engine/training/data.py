@@ -6,6 +6,7 @@ import numpy as np
 import torch
 
 from engine.world import EVAL_SEED_START, sample
+from engine.world.palette import FRAMES, SIZE
 from engine.world.render_video import coverage
 from engine.world.scene import Scene
 
@@ -27,13 +28,13 @@ def video_batch(seeds: list[int]) -> torch.Tensor:
     return torch.stack([video_to_tensor(sample(s).video) for s in seeds])
 
 
-def object_mask(scene: Scene, size: int = 64) -> np.ndarray:
-    """(17, size, size) float32 in [0, 1]: how much of each pixel the scene's objects cover."""
-    mask = np.zeros((17, size, size), dtype=np.float32)
+def object_mask(scene: Scene) -> np.ndarray:
+    """(17, 64, 64) float32 in [0, 1]: how much of each pixel the scene's objects cover."""
+    mask = np.zeros((FRAMES, SIZE, SIZE), dtype=np.float32)
     for obj in scene.objects:
         alpha, top, left = coverage(obj)
         box = alpha.shape[1]
-        for k in range(mask.shape[0]):
+        for k in range(FRAMES):
             region = mask[k, top[k]:top[k] + box, left[k]:left[k] + box]
             np.maximum(region, alpha[k], out=region)
     return mask

@@ -34,10 +34,11 @@ from torch import nn
 from engine.components import config_to_dict
 from engine.eval import judge_audio, judge_video, score_clip
 from engine.training import distributed as D
-from engine.training.data import eval_seeds, tensor_to_video, video_and_mask_batch
+from engine.training.data import eval_seeds, tensor_to_video, video_and_mask_batch, video_batch, video_to_tensor
 from engine.training.run import JsonLog, RunClock, eval_and_checkpoint, export_weights, set_learning_rate, warmup_cosine
 from engine.video_tokenizer.lfq import LFQOutput
 from engine.video_tokenizer.model import VideoTokenizer, VideoTokenizerConfig
+from engine.world import sample
 
 
 def psnr(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -88,20 +89,19 @@ def object_loss(recon: torch.Tensor, x: torch.Tensor, mask: torch.Tensor, rim: i
 
 
 class JudgeEval:
-    """What the judge reads on reconstructions of the first eval clips, against the scenes' truth."""
+    """What the judge reads on reconstructions of the given world clips, against the scenes' truth."""
 
-    def __init__(self, seeds: list[int]) -> None:
-        from engine.world import sample
-
+    def __init__(self, seeds: list[int], device: torch.device | str = "cpu") -> None:
         clips = [sample(s) for s in seeds]
+        self.videos = torch.stack([video_to_tensor(c.video) for c in clips]).to(device)  # (N, 3, T, H, W)
         self.scenes = [c.scene for c in clips]
         self.audio = [judge_audio(c.audio) for c in clips]  # score_clip wants one; sound is not scored here
 
     @torch.no_grad()
-    def __call__(self, model: VideoTokenizer, videos: torch.Tensor) -> dict[str, float]:
+    def __call__(self, model: VideoTokenizer) -> dict[str, float]:
         kept: dict[str, list[bool]] = {"colour": [], "shape": [], "motion": []}
         for i, scene in enumerate(self.scenes):
-            recon = tensor_to_video(model.decode(model.encode(videos[i:i + 1]))[0])
+            recon = tensor_to_video(model.decode(model.encode(self.videos[i:i + 1]))[0])
             score = score_clip(judge_video(recon), self.audio[i], scene)
             for name in kept:
                 kept[name] += getattr(score, name)
@@ -199,8 +199,8 @@ def main(argv: list[str] | None = None) -> None:
         raise ValueError(f"{ckpt_path} was trained with {extra['config']}, not {config_to_dict(config)}")
     best = (float(extra.get("best_judge", -1.0)), float(extra.get("best_psnr", -math.inf)))
     ddp = D.wrap_ddp(trained, info)
-    eval_videos = video_and_mask_batch(eval_seeds(max(args.eval_clips, args.judge_clips)))[0] if info.is_main else None
-    judge = JudgeEval(eval_seeds(args.judge_clips)) if info.is_main and args.judge_clips > 0 else None
+    eval_videos = video_batch(eval_seeds(args.eval_clips)).to(info.device) if info.is_main else None
+    judge = JudgeEval(eval_seeds(args.judge_clips), info.device) if info.is_main and args.judge_clips > 0 else None
     log = JsonLog(args.out, info.is_main)
     log({"event": "start", "step": step, "world_size": info.world_size,
          "params": model.num_parameters(), "config": config_to_dict(config)})
@@ -214,9 +214,9 @@ def main(argv: list[str] | None = None) -> None:
         nonlocal best
         if not info.is_main:
             return
-        metrics = evaluate(model, eval_videos[:args.eval_clips].to(info.device))
+        metrics = evaluate(model, eval_videos)
         if judge is not None:
-            metrics.update(judge(model, eval_videos))
+            metrics.update(judge(model))
         key = (metrics.get("judge", -1.0), metrics["psnr_video"])
         if key > best:
             best = key

@@ -69,7 +69,7 @@ def test_decoder_only_needs_initial_weights(tmp_path):
 
 
 def test_judge_eval_reads_originals_right_and_prefers_the_better_model(tmp_path):
-    from engine.training.data import eval_seeds, video_and_mask_batch
+    from engine.training.data import eval_seeds
     from engine.video_tokenizer.train import JudgeEval
 
     class Identity(torch.nn.Module):  # encode/decode that give the clip back: the judge's own accuracy
@@ -84,9 +84,8 @@ def test_judge_eval_reads_originals_right_and_prefers_the_better_model(tmp_path)
             return torch.zeros_like(x)
 
     seeds = eval_seeds(3)
-    videos = video_and_mask_batch(seeds)[0]
     judge = JudgeEval(seeds)
-    perfect, lost = judge(Identity(), videos), judge(Grey(), videos)
+    perfect, lost = judge(Identity()), judge(Grey())
     assert perfect["judge"] == 1.0 and perfect["judge_shape"] == 1.0
     assert lost["judge"] == 0.0
     assert set(perfect) == {"judge", "judge_colour", "judge_shape", "judge_motion"}
