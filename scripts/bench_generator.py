@@ -6,7 +6,8 @@ For `--runs` eval-split captions it times `Engine.generate` + `write_mp4` (the m
 headline), splits the time by stage (the Engine's info["timings"]), counts transformer FLOPs of one
 request (matmuls of every decoded position: 2 x weights, plus attention over the cache; doubled
 under guidance), measures this CPU's fp32 matmul peak (a 1024^2 GEMM), and reports the share of
-that peak the decoding stage reaches. Prints one JSON object; asserts nothing.
+that peak the decoding stage reaches. `--compile` compiles the decode step first and reports how long
+that took. Prints one JSON object; asserts nothing.
 """
 
 from __future__ import annotations
@@ -57,10 +58,13 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: leave the default)")
     p.add_argument("--guidance-scale", type=float, default=None, help="default: the Engine's")
     p.add_argument("--no-audio", action="store_true")
+    p.add_argument("--compile", action="store_true", help="compile the decode step first (Engine.compile_decoding)")
+    p.add_argument("--float-decoding", action="store_true", help="float32 decode steps (default: int8 on the CPU)")
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    engine = Engine.from_pretrained(args.weights)
+    engine = Engine.from_pretrained(args.weights, int8_decoding=False if args.float_decoding else None)
+    compile_s = engine.compile_decoding() if args.compile else None
     extra = {} if args.guidance_scale is None else {"guidance_scale": args.guidance_scale or None}
     engine.generate(args.task, prompt=sample(EVAL_SEED_START).caption if args.task == "text_to_video" else None,
                     seed=0, with_audio=not args.no_audio, **extra)  # warm-up
@@ -89,7 +93,7 @@ def main(argv: list[str] | None = None) -> None:
         "prompt_to_mp4_s": {"median": statistics.median(totals), "min": min(totals), "max": max(totals)},
         "stage_median_s": stages, "tokens_per_request": tokens, "decode_tokens_per_s": tokens / decode_s,
         "transformer_gflop_per_request": flops / 1e9, "matmul_peak_gflops": peak,
-        "decode_share_of_peak": flops / decode_s / 1e9 / peak, "guidance": guided,
+        "decode_share_of_peak": flops / decode_s / 1e9 / peak, "guidance": guided, "compile_s": compile_s,
     }, indent=2))
 
 

@@ -225,9 +225,10 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--decoding", choices=("autoregressive", "masked"), default=None, help="default: the Engine's")
     p.add_argument("--steps", type=int, default=None, help="masked decoding steps (default: the Engine's)")
     p.add_argument("--first", type=int, default=0, help="first case index (to split a run across processes)")
+    p.add_argument("--float-decoding", action="store_true", help="float32 decode steps (default: the Engine's)")
     p.add_argument("--out", type=Path, default=None)
     args = p.parse_args(argv)
-    engine = Engine.from_pretrained(args.weights)
+    engine = Engine.from_pretrained(args.weights, int8_decoding=False if args.float_decoding else None)
     settings = {k: v for k, v in {"temperature": args.temperature, "top_k": args.top_k, "top_p": args.top_p,
                                   "decoding": args.decoding, "steps": args.steps}.items() if v is not None}
     if args.guidance_scale is not None:

@@ -51,6 +51,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--requests", type=int, default=3, help="requests per client")
     parser.add_argument("--timeout", type=float, default=1800, help="seconds to wait for the whole load")
     parser.add_argument("--rounds", type=int, default=1, help="repeat the load, reading memory after each")
+    parser.add_argument("--server-log", type=Path, default=None,
+                        help="with --launch: write the server's log here (default: a temporary file)")
     parser.add_argument("--session-idle", type=float, default=None,
                         help="with --launch: forget sessions idle this many seconds, and measure after they go")
     return parser.parse_args(argv)
@@ -124,8 +126,10 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def launch(weights: str | None, session_idle: float | None = None) -> tuple[subprocess.Popen, str]:
-    """Start the studio in a child process and wait until it answers."""
+def launch(weights: str | None, session_idle: float | None = None,
+           log: Path | None = None) -> tuple[subprocess.Popen, str]:
+    """Start the studio in a child process and wait until it answers; its log goes to `log` (a file, not a
+    pipe nobody reads: a full pipe would stall the server)."""
     import httpx
 
     port = free_port()
@@ -135,12 +139,14 @@ def launch(weights: str | None, session_idle: float | None = None) -> tuple[subp
     env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1"}
     if session_idle is not None:
         env["MAGPOET_SESSION_IDLE_S"] = str(session_idle)
-    server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    log = log or Path(tempfile.mkdtemp(prefix="magpoet-load-")) / "server.log"
+    with log.open("wb") as sink:
+        server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=sink)
     url = f"http://127.0.0.1:{port}/"
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
         if server.poll() is not None:
-            raise RuntimeError("the server exited: " + server.stderr.read().decode()[-2000:])
+            raise RuntimeError("the server exited: " + log.read_text(errors="replace")[-2000:])
         try:
             if httpx.get(url, timeout=2).status_code == 200:
                 return server, url
@@ -197,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.tiny:
             scratch = Path(tempfile.mkdtemp(prefix="magpoet-tiny-"))
             weights = str(make_tiny_weights(scratch))
-        server, url = launch(weights, args.session_idle)
+        server, url = launch(weights, args.session_idle, args.server_log)
         pid = server.pid
     if not url:
         raise SystemExit("give --url (and --pid) or --launch")

@@ -23,6 +23,7 @@ import functools
 import importlib.util
 import inspect
 import logging
+import math
 import secrets
 import time
 import warnings
@@ -174,11 +175,23 @@ def wire_task(button: gr.Button, fn: Callable[..., list[Any]], inputs: list[gr.c
     button.click(streaming(fn, outputs), inputs, outputs, api_name=api_name, concurrency_id=ENGINE_QUEUE)
 
 
+PROGRESS_EVERY_S = 0.2  # see progress_callback
+
+
 def progress_callback(progress: gr.Progress | None) -> Callable[[int, int], None] | None:
+    """The engine's progress(done, total), passed on to the page at most every PROGRESS_EVERY_S seconds
+    (and at the end). The engine reports every decoded token, ~750 a clip, and each update is a
+    message to every client listening; a bar needs a few a second, and the 2 cores are decoding."""
     if progress is None:
         return None
+    last = -math.inf
 
     def report(done: int, total: int) -> None:
+        nonlocal last
+        now = time.monotonic()
+        if done < total and now - last < PROGRESS_EVERY_S:
+            return
+        last = now
         progress((done, total), desc="Generating tokens", unit="tokens")
 
     return report

@@ -4,6 +4,7 @@ masked (MaskGIT) decoder."""
 from engine.sampling.autoregressive import Progress, Stepper, generate_autoregressive
 from engine.sampling.logits import (
     cfg_combine,
+    draw_from,
     logits_to_probs,
     sample,
     top_k_filter,
@@ -12,6 +13,6 @@ from engine.sampling.logits import (
 from engine.sampling.masked import MaskedModel, OnStep, generate_masked, mask_schedule
 
 __all__ = [
-    "MaskedModel", "OnStep", "Progress", "Stepper", "cfg_combine", "generate_autoregressive", "generate_masked",
-    "logits_to_probs", "mask_schedule", "sample", "top_k_filter", "top_p_filter",
+    "MaskedModel", "OnStep", "Progress", "Stepper", "cfg_combine", "draw_from", "generate_autoregressive",
+    "generate_masked", "logits_to_probs", "mask_schedule", "sample", "top_k_filter", "top_p_filter",
 ]

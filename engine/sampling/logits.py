@@ -67,6 +67,19 @@ def sample(logits: Tensor, generator: torch.Generator, temperature: float = 1.0,
         logits = logits[..., lo:hi]
     if temperature == 0:
         return logits.argmax(-1) + lo
-    probs = logits_to_probs(logits, temperature, top_k, top_p)
-    flat = probs.reshape(-1, probs.shape[-1])  # multinomial wants (N, V)
-    return torch.multinomial(flat, 1, generator=generator).reshape(probs.shape[:-1]) + lo
+    return draw_from(logits_to_probs(logits, temperature, top_k, top_p), generator) + lo
+
+
+def draw_from(probs: Tensor, generator: torch.Generator) -> Tensor:
+    """(..., V) probabilities -> (...,) ids, one draw each, by inverting the CDF with one uniform.
+
+    torch.multinomial spends one exponential per id: for a 16,384-way video code that was 0.6 ms of a
+    ~8 ms decode step on the 2-core CPU, this ~0.04 ms. A zero-probability id is never drawn: the
+    search lands on the first id whose cumulative mass exceeds u, a zero leaves the mass unchanged,
+    and u stays below the total (so the search never runs off the end onto a trailing zero).
+    """
+    cdf = probs.double().cumsum(-1)  # (..., V); float64, so the total is exact to ~1e-16
+    total = cdf[..., -1:]
+    u = torch.rand(total.shape, generator=generator, device=cdf.device, dtype=cdf.dtype) * total  # (..., 1)
+    u = torch.minimum(u, total.nextafter(torch.zeros_like(total)))
+    return torch.searchsorted(cdf, u, right=True)[..., 0]

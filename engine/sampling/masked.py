@@ -43,7 +43,7 @@ import torch
 from torch import Tensor
 
 from engine.sampling.autoregressive import Progress
-from engine.sampling.logits import cfg_combine, logits_to_probs
+from engine.sampling.logits import cfg_combine, draw_from, logits_to_probs
 
 MaskedModel = Callable[[Tensor, Tensor], Tensor]  # ids (B', N), positions (B', n) -> logits (B', n, V)
 OnStep = Callable[[int, Tensor], None]  # (step index, current best guesses (B, N))
@@ -102,19 +102,16 @@ def draw(logits: Tensor, generator: torch.Generator, temperature: float, top_k: 
     """logits (B, n, W) -> sampled ids (B, n) and their log-probabilities (B, n) (the confidences).
 
     temperature 0 is greedy (the argmax, confidence from the plain softmax, no randomness used).
-    Sampling inverts the CDF with one uniform per position: a step draws for up to every output
-    position at once, where torch.multinomial's one exponential per id (n x 16k of them) was 3/4 of
-    a masked step of a small model on the CPU. A zero-probability id is never drawn: the search
-    lands on the first id whose cumulative mass exceeds u, and a zero leaves the mass unchanged.
+    Sampling inverts the CDF with one uniform per position (`draw_from`): a step draws for up to every
+    output position at once, where torch.multinomial's one exponential per id (n x 16k of them) was
+    3/4 of a masked step of a small model on the CPU.
     """
     if temperature == 0:
         logp = logits.float().log_softmax(-1)
         ids = logp.argmax(-1)
         return ids, logp.gather(-1, ids[..., None])[..., 0]
     probs = logits_to_probs(logits, temperature, top_k, top_p)  # (B, n, W) float32
-    cdf = probs.cumsum(-1)  # (B, n, W)
-    u = torch.rand((*cdf.shape[:-1], 1), generator=generator, device=cdf.device) * cdf[..., -1:]  # (B, n, 1)
-    ids = torch.searchsorted(cdf, u, right=True).clamp_(max=cdf.shape[-1] - 1)[..., 0]  # (B, n)
+    ids = draw_from(probs, generator)  # (B, n)
     return ids, probs.gather(-1, ids[..., None])[..., 0].log()
 
 

@@ -32,7 +32,9 @@ class TransformerStepper:
                  text_mask: Tensor | None = None) -> None:
         self.model, self.grid, self.text, self.text_mask = model, grid, text, text_mask
         self.calls = 0
-        model.setup_caches(grid.shape[0], length)
+        if length > model.config.max_seq_len:
+            raise ValueError(f"a sequence of {length} tokens exceeds max_seq_len {model.config.max_seq_len}")
+        model.setup_caches(grid.shape[0])  # always max_seq_len long: a compiled step's shapes never change
 
     def prefill(self, ids: Tensor, id_range: tuple[int, int] | None = None) -> Tensor:
         self.calls += 1

@@ -31,7 +31,7 @@ Maps token ids (plus optional text embeddings) to logits and nothing else; sampl
   `decode_one(token, pos)`; the result equals a full forward pass up to float rounding. A decode
   step on a CPU is bound by the bytes it reads, so attention reads only the filled part of the
   cache, `linear` streams the weights the faster way for so few rows, and with an `id_range` only
-  the head that range needs runs.
+  the head that range needs runs. `compile_decoding` fuses the rest of a one-token step.
 
 No dtype is assumed: RoPE is computed in float32 and cast to the activations' dtype, so the model
 runs in bf16 on CUDA as it is.
@@ -40,13 +40,17 @@ runs in bf16 on CUDA as it is.
 from __future__ import annotations
 
 import math
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from engine.components import Component
+from engine.transformer.layers import Block, KVCache, Linear, attention_mask, linear, rope
 from engine.transformer.vocab import Vocab
 
 
@@ -108,117 +112,6 @@ class TransformerConfig:
         return self.d_model // self.n_heads
 
 
-def rope(pos: Tensor, head_dim: int, theta: float) -> tuple[Tensor, Tensor]:
-    """(T,) positions -> cos, sin of shape (T, head_dim // 2), float32."""
-    inv_freq = theta ** -(torch.arange(0, head_dim, 2, device=pos.device, dtype=torch.float32) / head_dim)
-    angles = pos.float()[:, None] * inv_freq[None]  # (T, Dh/2)
-    return angles.cos(), angles.sin()
-
-
-def apply_rope(x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
-    """Rotate consecutive channel pairs of x (B, H, T, Dh) by the position angles."""
-    x1, x2 = x.float().unflatten(-1, (-1, 2)).unbind(-1)  # (B, H, T, Dh/2) each
-    out = torch.stack((x1 * cos - x2 * sin, x1 * sin + x2 * cos), dim=-1).flatten(-2)
-    return out.type_as(x)
-
-
-def linear(x: Tensor, weight: Tensor) -> Tensor:
-    """x (..., in) @ weight.T (out, in) -> (..., out).
-
-    KV-cached decoding has a handful of rows (one token per sequence) and reads every weight once per
-    token, so it is bound by how fast the weights stream in. For so few rows on a CPU, MKL streams a
-    weight ~2.5x faster as weight @ x.T than as F.linear's x @ weight.T (measured on the 2-core host:
-    9.6 vs 3.7 GB/s for (2, 256) x (768, 256) weights that are not in cache). Elsewhere: F.linear.
-    """
-    rows = x.numel() // x.shape[-1]
-    if rows > 8 or x.device.type != "cpu":
-        return F.linear(x, weight)
-    return (weight @ x.reshape(rows, -1).T).T.reshape(*x.shape[:-1], weight.shape[0])
-
-
-def attention_mask(q_pos: Tensor, k_pos: Tensor, prefix_len: int | Tensor | None,
-                   key_valid: Tensor) -> Tensor:
-    """Boolean mask (B, 1, T, S), True = may attend.
-
-    A key is visible to a query if it is valid (not a hidden text slot) and either not later than
-    the query (causal) or inside the query row's prefix. `prefix_len` is an int, a (B,) tensor
-    (a batch mixing tasks) or None (everything bidirectional).
-    """
-    if prefix_len is None:
-        allowed = torch.ones(1, len(q_pos), len(k_pos), dtype=torch.bool, device=k_pos.device)
-    else:
-        prefix = torch.as_tensor(prefix_len, device=k_pos.device).reshape(-1, 1, 1)  # (B or 1, 1, 1)
-        allowed = (k_pos[None, None, :] <= q_pos[None, :, None]) | (k_pos[None, None, :] < prefix)
-    return (allowed & key_valid[:, None, :]).unsqueeze(1)
-
-
-class KVCache(nn.Module):
-    """Preallocated keys and values (B, H, max_len, Dh) of one attention layer, filled by index."""
-
-    def __init__(self, batch_size: int, n_heads: int, max_len: int, head_dim: int, dtype: torch.dtype,
-                 device: torch.device | str | None = None) -> None:
-        super().__init__()
-        shape = (batch_size, n_heads, max_len, head_dim)
-        self.register_buffer("k", torch.zeros(shape, dtype=dtype, device=device), persistent=False)
-        self.register_buffer("v", torch.zeros(shape, dtype=dtype, device=device), persistent=False)
-
-    def update(self, pos: Tensor, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
-        """Write k, v (B, H, T, Dh) at positions pos (T,); return the whole cache."""
-        self.k.index_copy_(2, pos, k.to(self.k.dtype))
-        self.v.index_copy_(2, pos, v.to(self.v.dtype))
-        return self.k, self.v
-
-
-class Attention(nn.Module):
-    def __init__(self, config: TransformerConfig) -> None:
-        super().__init__()
-        self.n_heads, self.dropout = config.n_heads, config.dropout
-        self.qkv = nn.Linear(config.d_model, 3 * config.d_model, bias=False)
-        self.out = nn.Linear(config.d_model, config.d_model, bias=False)
-        self.cache: KVCache | None = None
-
-    def forward(self, x: Tensor, cos: Tensor, sin: Tensor, mask: Tensor,
-                pos: Tensor | None, end: int = 0) -> Tensor:
-        """x (B, T, C); with `pos` (T,) the keys/values go to the cache and attention reads its
-        first `end` positions (the filled part: decoding is bound by the bytes it reads)."""
-        B, T, C = x.shape
-        qkv = linear(x, self.qkv.weight).view(B, T, 3, self.n_heads, C // self.n_heads)
-        q, k, v = qkv.permute(2, 0, 3, 1, 4)  # (B, H, T, Dh) each
-        q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
-        if pos is not None:
-            k, v = self.cache.update(pos, k, v)  # (B, H, S, Dh)
-            k, v = k[:, :, :end], v[:, :, :end]  # (B, H, end, Dh)
-        dropout = self.dropout if self.training else 0.0
-        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout)  # (B, H, T, Dh)
-        return linear(y.transpose(1, 2).reshape(B, T, C), self.out.weight)  # (B, T, C)
-
-
-class MLP(nn.Module):
-    """SwiGLU feed-forward."""
-
-    def __init__(self, config: TransformerConfig) -> None:
-        super().__init__()
-        self.w1 = nn.Linear(config.d_model, config.mlp_hidden, bias=False)
-        self.w3 = nn.Linear(config.d_model, config.mlp_hidden, bias=False)
-        self.w2 = nn.Linear(config.mlp_hidden, config.d_model, bias=False)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return linear(F.silu(linear(x, self.w1.weight)) * linear(x, self.w3.weight), self.w2.weight)
-
-
-class Block(nn.Module):
-    def __init__(self, config: TransformerConfig) -> None:
-        super().__init__()
-        self.norm1, self.norm2 = nn.RMSNorm(config.d_model), nn.RMSNorm(config.d_model)
-        self.attn, self.mlp = Attention(config), MLP(config)
-        self.drop = nn.Dropout(config.dropout)
-
-    def forward(self, x: Tensor, cos: Tensor, sin: Tensor, mask: Tensor,
-                pos: Tensor | None, end: int = 0) -> Tensor:
-        x = x + self.drop(self.attn(self.norm1(x), cos, sin, mask, pos, end))
-        return x + self.drop(self.mlp(self.norm2(x)))
-
-
 class Transformer(Component):
     config_class = TransformerConfig
 
@@ -237,6 +130,8 @@ class Transformer(Component):
         self.head = nn.Linear(c.d_model, c.vocab_size - c.video_vocab, bias=False)  # special + audio ids
         self.video_head = nn.Linear(c.d_model, sum(c.factor_sizes), bias=False)  # every sub-token's logits
         self.register_buffer("cache_valid", None, persistent=False)  # (B, max_len) bool once set up
+        self.rope_table: Tensor | None = None  # (max_len, Dh/2, 2) once set up
+        self._compiled_step: Callable[..., Tensor] | None = None  # see compile_decoding
         self.apply(self._init_weights)
         for name, p in self.named_parameters():  # GPT-2: scale the residual projections by depth
             if name.endswith(("attn.out.weight", "mlp.w2.weight")):
@@ -336,10 +231,12 @@ class Transformer(Component):
         return self.drop(x), valid
 
     def _run(self, x: Tensor, pos: Tensor, mask: Tensor, end: int | None = None) -> Tensor:
-        """Through the blocks; with `end`, the KV-cached path (keys [0, end), `mask` (B, 1, T, end))."""
-        cos, sin = rope(pos, self.config.head_dim, self.config.rope_theta)  # (T, Dh/2)
+        """Through the blocks; with `end`, the KV-cached path (keys [0, end), `mask` (B, 1, T, end)),
+        whose rotations come from the table `setup_caches` made."""
+        c = self.config
+        rotation = rope(pos, c.head_dim, c.rope_theta) if end is None else self.rope_table[pos]  # (T, Dh/2, 2)
         for block in self.blocks:
-            x = block(x, cos, sin, mask, None if end is None else pos, end or 0)
+            x = block(x, rotation, mask, None if end is None else pos, end or 0)
         return self.norm(x)
 
     # ---- full sequence (training, scoring, masked decoding) ---------------------------------------
@@ -382,11 +279,60 @@ class Transformer(Component):
             block.attn.cache = KVCache(batch_size, self.config.n_heads, max_len, self.config.head_dim,
                                        dtype or weight.dtype, weight.device)
         self.cache_valid = torch.zeros(batch_size, max_len, dtype=torch.bool, device=weight.device)
+        # A plain attribute, not a buffer: `.to(bfloat16)` would round a buffer to bf16 (RoPE stays float32).
+        self.rope_table = rope(torch.arange(max_len, device=weight.device), self.config.head_dim,
+                               self.config.rope_theta)  # (max_len, Dh/2, 2)
+
+    def compile_decoding(self, batch_sizes: tuple[int, ...] = (), enable: bool = True) -> float:
+        """Run every one-token decode step, from the token ids to the final norm, through
+        `torch.compile` (gpt-fast), and compile it now for each of `batch_sizes` -> seconds taken.
+
+        Eager, a step on the 2-core CPU is ~20 matmuls that stream the weights plus ~200 small ops
+        (embeddings, norms, RoPE, masks, cache writes) at several microseconds each; Inductor fuses
+        the small ones into a few C++ loops. Lengths and positions are dynamic, so one graph serves
+        every position, but each batch size gets its own (a request uses 1, and 2 under guidance),
+        and the caches' sizes are static shapes to it, so every request allocates them
+        `max_seq_len` long. A batch size not compiled here compiles on its first step (tens of
+        seconds on that CPU). The result equals the eager step up to float rounding. Needs a C++
+        compiler on the CPU; if compiling fails, decoding stays eager and the error is raised.
+        enable=False goes back to the eager step.
+        """
+        start = time.perf_counter()
+        self._compiled_step = torch.compile(self._decode_hidden, dynamic=True) if enable else None
+        device = self.head.weight.device
+        # Any ids, at a position above 1 (torch.compile specialises 0 and 1; a request's are larger).
+        ids = torch.zeros(max(batch_sizes, default=1), 3, dtype=torch.long, device=device)
+        grid = torch.zeros(ids.shape[0], 1, 3, dtype=torch.long, device=device)  # requests always pass one
+        try:
+            for batch in batch_sizes:
+                self.setup_caches(batch)
+                self.prefill(ids[:batch])
+                self.decode(ids[:batch, :1], 3, grid[:batch])
+        except Exception:
+            self._compiled_step = None
+            raise
+        finally:
+            self.clear_caches()
+        return time.perf_counter() - start
+
+    def quantize_decoding(self) -> None:
+        """Give every block's projection a weight-only int8 copy (`Linear.quantize_int8`) for the
+        few-row products of decode steps on the CPU: they stream a quarter of the bytes. Full passes
+        (training, prefill, masked decoding) keep the float weights."""
+        for module in self.blocks.modules():
+            if isinstance(module, Linear):
+                module.quantize_int8()
+
+    @property
+    def decode_step(self) -> dict[str, Any]:
+        """How a decode step runs: its block weights and whether it is compiled."""
+        quantized = any(isinstance(m, Linear) and m.int8 is not None for m in self.blocks.modules())
+        return {"block_weights": "int8" if quantized else "float", "compiled": self._compiled_step is not None}
 
     def clear_caches(self) -> None:
         for block in self.blocks:
             block.attn.cache = None
-        self.cache_valid = None
+        self.cache_valid, self.rope_table = None, None
 
     def _cached_mask(self, start: int, valid: Tensor, prefix_len: int) -> tuple[Tensor, Tensor]:
         """Record which of positions [start, start + T) are visible keys -> (positions (T,), mask over
@@ -399,6 +345,8 @@ class Transformer(Component):
             raise ValueError(f"the cache holds {B} sequences of {S} tokens; got {b} reaching {end}")
         self.cache_valid[:, start:end] = valid
         pos = torch.arange(start, end, device=valid.device)
+        if T == 1 and prefix_len == 0:  # one causal query sees every key so far: only validity matters
+            return pos, self.cache_valid[:, None, None, :end]
         return pos, attention_mask(pos, torch.arange(end, device=valid.device), prefix_len, self.cache_valid[:, :end])
 
     @torch.no_grad()
@@ -420,9 +368,19 @@ class Transformer(Component):
 
         No host synchronisation happens here, so a CUDA decode loop never waits on the device.
         """
+        if tokens.shape[1] == 1 and self._compiled_step is not None:
+            # Fresh copies: the graph guards on its inputs' strides and views, and a slice's depend on the request.
+            fresh = {"memory_format": torch.contiguous_format}
+            h = self._compiled_step(tokens.clone(**fresh), pos, None if grid is None else grid.clone(**fresh))
+        else:
+            h = self._decode_hidden(tokens, pos, grid)
+        return self.logits(h, id_range)
+
+    def _decode_hidden(self, tokens: Tensor, pos: int, grid: Tensor | None) -> Tensor:
+        """`decode` up to the final norm: hidden states (B, T, C)."""
         x, valid = self._embed(tokens, None, None, grid)
         positions, mask = self._cached_mask(pos, valid, prefix_len=0)  # causal
-        return self.logits(self._run(x, positions, mask, end=pos + tokens.shape[1]), id_range)
+        return self._run(x, positions, mask, end=pos + tokens.shape[1])
 
     def decode_one(self, token: Tensor, pos: int, grid: Tensor | None = None) -> Tensor:
         """token (B,) at position pos, grid (B, 3) -> logits (B, V) for position pos + 1."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import shutil
 from dataclasses import dataclass
 
 import numpy as np
@@ -332,6 +333,50 @@ def test_from_pretrained_loads_a_folder_and_decodes_through_onnx(tmp_path, monke
     assert np.abs(a.video.astype(int) - b.video).max() <= 1 and np.abs(a.audio - b.audio).max() < 1e-4
     with pytest.raises(FileNotFoundError):
         Engine.from_pretrained(tmp_path / "missing_but_local_path", device="cpu")
+
+
+def test_cpu_decode_steps_are_int8_unless_asked_for_float(tmp_path, monkeypatch):
+    import engine.text_encoder
+
+    video, audio, text, transformer = tiny_components(seed=1)
+    for name, module in (("video_tokenizer", video), ("audio_tokenizer", audio), ("transformer", transformer)):
+        module.save_pretrained(tmp_path / name)
+    monkeypatch.setattr(engine.text_encoder, "load_text_encoder", lambda *args, **kwargs: text)
+    int8 = Engine.from_pretrained(tmp_path, device="cpu", onnx=False)
+    float32 = Engine.from_pretrained(tmp_path, device="cpu", onnx=False, int8_decoding=False)
+    assert int8.versions()["decode_step"] == {"block_weights": "int8", "compiled": False}
+    assert float32.versions()["decode_step"] == {"block_weights": "float", "compiled": False}
+    a, b = (int8.generate("text_to_video", prompt="a red ball", seed=3) for _ in range(2))
+    assert torch.equal(a.tokens["video"], b.tokens["video"]) and np.array_equal(a.audio, b.audio)
+    assert a.info["models"]["decode_step"]["block_weights"] == "int8"
+
+
+@pytest.mark.skipif(not any(shutil.which(cc) for cc in ("g++", "c++", "clang++")),
+                    reason="torch.compile's CPU backend needs a C++ compiler")
+def test_compiled_decoding_is_ready_before_the_first_request_and_reproduces():
+    compiled = Engine(*tiny_components(seed=2))
+    assert compiled.compile_decoding() > 0
+    assert compiled.versions()["decode_step"]["compiled"]
+    calls = []
+    step = compiled.transformer._compiled_step
+    compiled.transformer._compiled_step = lambda *a, **kw: calls.append(1) or step(*a, **kw)
+    a, b = (compiled.generate("text_to_video", prompt="a red ball", seed=4) for _ in range(2))
+    assert calls  # the steps ran through the compiled graph
+    assert torch.equal(a.tokens["video"], b.tokens["video"]) and np.array_equal(a.audio, b.audio)
+    assert not torch.equal(a.tokens["video"], compiled.generate("text_to_video", prompt="a red ball",
+                                                                seed=5).tokens["video"])
+
+
+def test_a_compile_that_fails_leaves_the_eager_step(monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("no C++ compiler")
+
+    monkeypatch.setattr(torch, "compile", lambda fn, **kwargs: broken)
+    eager = Engine(*tiny_components(seed=2))
+    with pytest.raises(RuntimeError, match="C\\+\\+"):
+        eager.compile_decoding()
+    assert not eager.versions()["decode_step"]["compiled"]
+    assert eager.generate("text_to_video", prompt="a red ball", seed=4).video.shape == (17, 64, 64, 3)
 
 
 def test_components_that_do_not_fit_together_are_refused():

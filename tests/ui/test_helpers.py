@@ -181,3 +181,17 @@ def test_examples_cache_key_follows_the_weights(tiny_engine):
     assert model_key(tiny_engine) == model_key(Engine(*tiny_components()))
     assert model_key(tiny_engine) != model_key(Engine(*tiny_components(seed=1)))  # same configs, new weights
     assert model_key(None) == "no-engine"
+
+
+def test_progress_reaches_the_page_a_few_times_a_second_and_at_the_end(monkeypatch):
+    from ui import common
+
+    clock = iter(i * 0.01 for i in range(1000))  # 10 ms per decoded token
+    monkeypatch.setattr(common.time, "monotonic", lambda: next(clock))
+    seen = []
+    report = common.progress_callback(lambda value, **kwargs: seen.append(value))
+    for done in range(1, 501):
+        report(done, 500)
+    assert seen[0] == (1, 500) and seen[-1] == (500, 500)
+    assert 25 <= len(seen) <= 27  # one every 0.2 s of the 5 s (against 500 unthrottled), and the end
+    assert common.progress_callback(None) is None

@@ -5,6 +5,7 @@ import torch
 
 from engine.sampling import (
     cfg_combine,
+    draw_from,
     logits_to_probs,
     sample,
     top_k_filter,
@@ -75,3 +76,13 @@ def test_same_seed_same_tokens_other_seed_other_tokens_and_greedy_is_argmax():
     assert torch.equal(first, draw(1))
     assert not torch.equal(first, draw(2))
     assert torch.equal(sample(logits, torch.Generator(), temperature=0), logits.argmax(-1))
+
+
+def test_draws_follow_the_probabilities_and_never_pick_a_zero():
+    probs = torch.tensor([0.0, 0.5, 0.0, 0.2, 0.3, 0.0])  # zeros first, inside and last
+    ids = draw_from(probs.expand(40_000, -1), torch.Generator().manual_seed(0))
+    counts = torch.bincount(ids, minlength=6).double() / len(ids)
+    assert counts[[0, 2, 5]].sum() == 0
+    torch.testing.assert_close(counts, probs.double(), atol=0.01, rtol=0)  # ~4 standard errors
+    u_near_one = torch.tensor([0.0, 1.0, 0.0])  # the only mass sits before a trailing zero
+    assert draw_from(u_near_one.expand(1000, -1), torch.Generator().manual_seed(1)).eq(1).all()

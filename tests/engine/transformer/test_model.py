@@ -1,3 +1,5 @@
+import shutil
+
 import pytest
 import torch
 
@@ -102,6 +104,43 @@ def test_kv_cache_prefill_and_decode_match_the_full_forward():
     model.clear_caches()
     with pytest.raises(RuntimeError):
         model.prefill(ids[:, :PREFIX])
+
+
+def decode_steps(model: Transformer, batch: int = 2) -> torch.Tensor:
+    """Prefill the prefix, then decode the rest one token at a time -> logits (LENGTH - PREFIX, B, V)."""
+    ids, text, text_mask, grid = inputs(model, batch)
+    model.setup_caches(batch, 32)
+    model.prefill(ids[:, :PREFIX], text, text_mask, grid[:, :PREFIX])
+    return torch.stack([model.decode_one(ids[:, pos], pos, grid[:, pos]) for pos in range(PREFIX, LENGTH)])
+
+
+@torch.no_grad()
+def test_int8_decode_steps_stay_close_and_full_passes_keep_the_float_weights():
+    model = tiny_model()
+    ids, text, text_mask, grid = inputs(model)
+    full, steps = model(ids, PREFIX, text, text_mask, grid), decode_steps(model)
+    weights = {k: v.clone() for k, v in model.state_dict().items()}
+    assert model.decode_step == {"block_weights": "float", "compiled": False}
+    model.quantize_decoding()
+    assert model.decode_step["block_weights"] == "int8"
+    quantized = decode_steps(model)
+    assert not torch.equal(quantized, steps)  # the int8 kernel ran
+    assert (quantized - steps).abs().max() < 0.02 * steps.abs().max()  # bf16 activations, int8 weights
+    assert torch.equal(model(ids, PREFIX, text, text_mask, grid), full)  # many rows: the float weights
+    assert all(torch.equal(v, weights[k]) for k, v in model.state_dict().items())  # the checkpoint is unchanged
+
+
+@torch.no_grad()
+@pytest.mark.skipif(not any(shutil.which(cc) for cc in ("g++", "c++", "clang++")),
+                    reason="torch.compile's CPU backend needs a C++ compiler")
+def test_compiled_decode_steps_equal_the_eager_ones():
+    model = tiny_model()
+    model.quantize_decoding()  # as the Engine runs it on the CPU
+    eager = decode_steps(model)
+    model.compile_decoding()
+    assert model.decode_step == {"block_weights": "int8", "compiled": True}
+    compiled = decode_steps(model)
+    assert (compiled - eager).abs().max() < 1e-3 * eager.abs().max()
 
 
 @torch.no_grad()
