@@ -283,7 +283,7 @@ class Transformer(Component):
         self.rope_table = rope(torch.arange(max_len, device=weight.device), self.config.head_dim,
                                self.config.rope_theta)  # (max_len, Dh/2, 2)
 
-    def compile_decoding(self, batch_sizes: tuple[int, ...] = (), enable: bool = True) -> float:
+    def compile_decoding(self, batch_sizes: tuple[int, ...] = ()) -> float:
         """Run every one-token decode step, from the token ids to the final norm, through
         `torch.compile` (gpt-fast), and compile it now for each of `batch_sizes` -> seconds taken.
 
@@ -295,10 +295,9 @@ class Transformer(Component):
         `max_seq_len` long. A batch size not compiled here compiles on its first step (tens of
         seconds on that CPU). The result equals the eager step up to float rounding. Needs a C++
         compiler on the CPU; if compiling fails, decoding stays eager and the error is raised.
-        enable=False goes back to the eager step.
         """
         start = time.perf_counter()
-        self._compiled_step = torch.compile(self._decode_hidden, dynamic=True) if enable else None
+        self._compiled_step = torch.compile(self._decode_hidden, dynamic=True)
         device = self.head.weight.device
         # Any ids, at a position above 1 (torch.compile specialises 0 and 1; a request's are larger).
         ids = torch.zeros(max(batch_sizes, default=1), 3, dtype=torch.long, device=device)
