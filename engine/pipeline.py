@@ -147,8 +147,8 @@ class Engine:
     # ---- loading ---------------------------------------------------------------------------------
     @classmethod
     def from_pretrained(cls, path_or_hub_id: str | Path | None = None, device: str | torch.device | None = None,
-                        *, onnx: bool | None = None, revision: str | None = None, int8_decoding: bool | None = None,
-                        compile: bool = False) -> Engine:
+                        *, onnx: bool | None = None, revision: str | None = None,
+                        int8_decoding: bool | None = None) -> Engine:
         """Load every component from its subfolder of a weights folder or Hub repo (None: `weights/`).
 
         device None picks CUDA when present (the transformer then runs in bf16), the CPU otherwise.
@@ -156,8 +156,7 @@ class Engine:
         PyTorch otherwise; True requires the ONNX files, False always uses PyTorch. int8_decoding
         None gives the CPU's autoregressive decode steps weight-only int8 block weights
         (`Transformer.quantize_decoding`; the judge's figures did not move, see NOTES.md) and leaves
-        CUDA alone; False keeps float32 steps. compile compiles the decode step now
-        (`compile_decoding`).
+        CUDA alone; False keeps float32 steps. `compile_decoding` afterwards compiles the step.
         """
         from engine.audio_tokenizer import AudioTokenizer
         from engine.audio_tokenizer.onnx_export import ONNX_NAME, OnnxAudioDecoder
@@ -183,11 +182,8 @@ class Engine:
             audio_decoder = OnnxAudioDecoder(audio_path) if audio_path.is_file() else None
             if onnx and (video_decoder is None or audio_decoder is None):
                 raise FileNotFoundError(f"onnx=True but {folder} lacks the tokenizers' decoder .onnx files")
-        engine = cls(video_tokenizer, audio_tokenizer, text_encoder, transformer, video_decoder=video_decoder,
-                     audio_decoder=audio_decoder, source=str(folder))
-        if compile:
-            engine.compile_decoding()
-        return engine
+        return cls(video_tokenizer, audio_tokenizer, text_encoder, transformer, video_decoder=video_decoder,
+                   audio_decoder=audio_decoder, source=str(folder))
 
     def compile_decoding(self) -> float:
         """Compile the transformer's one-token decode step (`Transformer.compile_decoding`) for both
