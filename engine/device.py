@@ -20,3 +20,12 @@ def describe_device(device: torch.device) -> str:
     if device.type == "cuda":
         return f"{device} ({torch.cuda.get_device_name(device)})"
     return f"cpu ({torch.get_num_threads()} threads)"
+
+
+def bf16_autocast_pays(device: torch.device) -> bool:
+    """Whether bf16 autocast speeds training up here: always on CUDA; on the CPU only where oneDNN has
+    native bf16 (AVX-512 BF16 or AMX), which halved a training step of the shipped generator on such a
+    host (1.65 -> 0.80 s forward + backward, 12 x 400 tokens, one thread). Elsewhere it is emulated."""
+    if device.type == "cuda":
+        return True
+    return device.type == "cpu" and bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())

@@ -194,6 +194,7 @@ class Batch:
     prefix_len: Tensor  # (B,)
     targets: Tensor  # (B, L), IGNORE where there is no loss
     tasks: list[str]
+    weights: Tensor | None = None  # (B, L) per-target loss weights (training's object focus); None = all 1
 
 
 def collate(seqs: list[Sequence], targets: list[Tensor | None] | None = None) -> Batch:

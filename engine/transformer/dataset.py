@@ -269,6 +269,30 @@ class TokenCache:
             return tensors[name]
         raise AttributeError(name)
 
+    def check_matches_weights(self, weights: Path) -> None:
+        """Refuse a cache whose tokenizers differ from those in `weights` (a model would learn stale codes)."""
+        from engine.audio_tokenizer import AudioTokenizer
+        from engine.video_tokenizer import VideoTokenizer
+
+        for name, cls in (("video_tokenizer", VideoTokenizer), ("audio_tokenizer", AudioTokenizer)):
+            if not (weights / name / "model.safetensors").is_file():
+                continue
+            current = state_hash(cls.from_pretrained(weights, subfolder=name))
+            if current != self.info[name]["weights"]:
+                raise SystemExit(f"{self.folder} was built with other {name} weights than {weights / name} "
+                                 f"({self.info[name]['weights']} != {current}); rebuild the cache "
+                                 "or pass --allow-stale-cache")
+
+    def check_matches_model(self, config: Any) -> None:
+        """Refuse a generator config (`--init` weights) whose vocabularies or grid differ from the tokens here."""
+        info = self.info
+        expected = {"video_vocab": info["video_vocab"], "audio_vocab_per_level": info["audio_vocab_per_level"],
+                    "audio_levels": info["audio_levels"], "text_dim": info["text_dim"],
+                    "grid_size": tuple(info["video_latent"])}
+        found = {k: getattr(config, k) for k in expected}
+        if found != expected:
+            raise SystemExit(f"--init weights expect {found}, the cache holds {expected}")
+
     def text_of(self, index: int, styled: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
         """(max_tokens, D) float32 embedding and (max_tokens,) bool mask of a clip's caption."""
         key = "styled_text" if styled else "text"

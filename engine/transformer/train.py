@@ -26,6 +26,9 @@ A `--masked-share` of the video-output rows trains the same backbone for MAGVIT'
 instead (`masked_row`): a cosine-schedule share of the unknown output tokens becomes [MASK], the
 known ones stay in place (COMMIT), the row attends bidirectionally and each masked position
 predicts its own token. Their losses are logged as `masked_<task>`.
+`--object-weight W` counts the target tokens in cells an object covers W times in the loss
+(`object_focus.py`; logged and held-out losses stay plain means). Training runs under bf16 autocast
+on CUDA and on CPUs with native bf16 (`--no-amp` turns it off).
 Captions are dropped (text slots hidden) with probability `--caption-dropout` for tasks whose
 prompt is required and `--optional-caption-dropout` for tasks where the user may leave it out, so
 classifier-free guidance and prompt-free requests both have training signal.
@@ -53,13 +56,15 @@ import torch
 import torch.distributed as dist
 
 from engine.components import config_to_dict
+from engine.device import bf16_autocast_pays
 from engine.masks import OUTPAINT_PRESETS, outpaint_mask, pixel_to_token_mask
 from engine.tasks import IGNORE, build_sequence, collate, get_task
 from engine.tasks.sequence import Sequence
 from engine.training import distributed as D
 from engine.training.run import JsonLog, RunClock, eval_and_checkpoint, export_weights, set_learning_rate, warmup_cosine
-from engine.transformer.dataset import TokenCache, state_hash
+from engine.transformer.dataset import TokenCache
 from engine.transformer.model import Transformer, TransformerConfig
+from engine.transformer.object_focus import ObjectFocus
 from engine.transformer.vocab import MASK_INDEX, Vocab
 
 TRAIN_TASKS: tuple[str, ...] = (
@@ -171,13 +176,15 @@ def masked_row(seq: Sequence, g: torch.Generator) -> tuple[Sequence, torch.Tenso
 
 
 def make_batch(cache: TokenCache, vocab: Vocab, tasks: list[str], probs: torch.Tensor, batch_size: int,
-               g: torch.Generator, caption_dropout: float, optional_dropout: float, masked_share: float = 0.0):
+               g: torch.Generator, caption_dropout: float, optional_dropout: float, masked_share: float = 0.0,
+               focus: ObjectFocus | None = None):
     """-> (Batch, text (B, Lt, D), text_mask (B, Lt), row names: the task, "masked_"-prefixed for masked rows).
 
     All rows of a batch share one task, drawn from `probs`: tasks differ in length (320 to 817
-    tokens), and a mixed batch would pad every row to its longest one.
+    tokens), and a mixed batch would pad every row to its longest one. With `focus`, the batch
+    carries per-target loss weights (`Batch.weights`) that favour the objects' tokens.
     """
-    seqs, targets, texts, masks, names = [], [], [], [], []
+    seqs, targets, texts, masks, names, weights = [], [], [], [], [], []
     drawn = tasks[int(torch.multinomial(probs, 1, generator=g))]
     for _ in range(batch_size):
         task = drawn
@@ -187,24 +194,35 @@ def make_batch(cache: TokenCache, vocab: Vocab, tasks: list[str], probs: torch.T
         target = None
         if seq.modality == "video" and torch.rand(1, generator=g) < masked_share:
             (seq, target), task = masked_row(seq, g), f"masked_{task}"
+        if focus is not None:
+            weights.append(focus.row_weights(seq, index, masked=target is not None))
         seqs.append(seq)
         targets.append(target)
         texts.append(text)
         masks.append(text_mask)
         names.append(task)
-    return collate(seqs, targets), torch.stack(texts), torch.stack(masks), names
+    batch = collate(seqs, targets)
+    if focus is not None:
+        batch.weights = torch.nn.utils.rnn.pad_sequence(weights, batch_first=True, padding_value=1.0)
+    return batch, torch.stack(texts), torch.stack(masks), names
 
 
 def batch_losses(model, batch, text, text_mask, device, amp: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """-> (mean loss, per-row loss sums (B,), per-row target counts (B,))."""
+    """-> (loss to train on, per-row loss sums (B,), per-row target counts (B,)).
+
+    The loss is the mean over targets, weighted by `batch.weights` when the batch has them; the sums
+    and counts stay unweighted, so logged and held-out losses mean the same with or without them."""
     ids, grid, targets = batch.ids.to(device), batch.grid.to(device), batch.targets.to(device)
-    context = torch.autocast("cuda", dtype=torch.bfloat16) if amp else nullcontext()
+    context = torch.autocast(device.type, dtype=torch.bfloat16) if amp else nullcontext()
     with context:
         per_token = model(ids, batch.prefix_len.to(device), text.to(device), text_mask.to(device), grid,
                           targets=targets)  # (B, L), 0 where there is no target
-    counts = (targets != IGNORE).sum(1)
-    sums = per_token.sum(1)
-    return sums.sum() / counts.sum().clamp(min=1), sums.detach(), counts
+    has_target = targets != IGNORE
+    counts, sums = has_target.sum(1), per_token.sum(1)
+    if batch.weights is None:
+        return sums.sum() / counts.sum().clamp(min=1), sums.detach(), counts
+    w = batch.weights.to(device) * has_target  # (B, L)
+    return (per_token * w).sum() / w.sum().clamp(min=1), sums.detach(), counts
 
 
 def stat_names(tasks: list[str], masked: bool) -> list[str]:
@@ -278,6 +296,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--task-weights", default=None, help='e.g. "text_to_video=0.3,stylize=0.2"')
     p.add_argument("--caption-dropout", type=float, default=0.1)
     p.add_argument("--optional-caption-dropout", type=float, default=0.5)
+    p.add_argument("--object-weight", type=float, default=1.0,
+                   help="loss weight of video tokens in cells an object covers (1 = plain mean; object_focus.py)")
     p.add_argument("--masked-share", type=float, default=0.3,
                    help="share of video-output rows trained in masked (MAGVIT) mode; 0 = autoregressive only")
     p.add_argument("--log-every", type=int, default=20)
@@ -292,7 +312,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--init", type=Path, default=None,
                    help="start from these weights (config.json + safetensors; its config wins over the flags)")
     p.add_argument("--device", default=None)
-    p.add_argument("--amp", action=argparse.BooleanOptionalAction, default=True, help="bf16 autocast on CUDA")
+    p.add_argument("--amp", action=argparse.BooleanOptionalAction, default=True,
+                   help="bf16 autocast on CUDA, and on CPUs with native bf16 (engine.device.bf16_autocast_pays)")
     defaults = TransformerConfig()
     p.add_argument("--d-model", type=int, default=defaults.d_model)
     p.add_argument("--layers", type=int, default=defaults.n_layers)
@@ -300,32 +321,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--dropout", type=float, default=0.0)
     p.add_argument("--max-seq-len", type=int, default=0, help="0: the longest task sequence of the cache")
     return p.parse_args(argv)
-
-
-def check_cache_matches_weights(cache: TokenCache, weights: Path) -> None:
-    """Refuse a cache whose tokenizers differ from the shipped ones (the model would learn stale codes)."""
-    from engine.audio_tokenizer import AudioTokenizer
-    from engine.video_tokenizer import VideoTokenizer
-
-    for name, cls in (("video_tokenizer", VideoTokenizer), ("audio_tokenizer", AudioTokenizer)):
-        if not (weights / name / "model.safetensors").is_file():
-            continue
-        current = state_hash(cls.from_pretrained(weights, subfolder=name))
-        if current != cache.info[name]["weights"]:
-            raise SystemExit(f"{cache.folder} was built with other {name} weights than {weights / name} "
-                             f"({cache.info[name]['weights']} != {current}); rebuild the cache "
-                             "or pass --allow-stale-cache")
-
-
-def check_init_matches_cache(config: TransformerConfig, cache: TokenCache) -> None:
-    """Refuse `--init` weights whose vocabularies or grid differ from the cache's tokens."""
-    info = cache.info
-    expected = {"video_vocab": info["video_vocab"], "audio_vocab_per_level": info["audio_vocab_per_level"],
-                "audio_levels": info["audio_levels"], "text_dim": info["text_dim"],
-                "grid_size": tuple(info["video_latent"])}
-    found = {k: getattr(config, k) for k in expected}
-    if found != expected:
-        raise SystemExit(f"--init weights expect {found}, the cache holds {expected}")
 
 
 def model_config(args: argparse.Namespace, cache: TokenCache, vocab: Vocab) -> TransformerConfig:
@@ -342,19 +337,20 @@ def main(argv: list[str] | None = None) -> None:
     info = D.setup(args.device)
     cache = TokenCache(args.cache)
     if not args.allow_stale_cache:
-        check_cache_matches_weights(cache, args.weights)
+        cache.check_matches_weights(args.weights)
     vocab = Vocab(cache.info["video_vocab"], cache.info["audio_vocab_per_level"], cache.info["audio_levels"])
     weights = parse_task_weights(args.task_weights)
     tasks = list(TRAIN_TASKS)
     probs = torch.tensor([weights[t] for t in tasks], dtype=torch.float64)
     probs /= probs.sum()
     val_cache = TokenCache(args.val_cache) if args.val_cache is not None and info.is_main else None
+    focus = ObjectFocus.for_cache(cache, args.object_weight) if args.object_weight != 1 else None
 
     torch.manual_seed(args.seed)  # same initial weights on every rank (DDP also broadcasts them)
     if args.init is not None:
         model = Transformer.from_pretrained(args.init).train().to(info.device)
         config = model.config
-        check_init_matches_cache(config, cache)
+        cache.check_matches_model(config)
     else:
         config = model_config(args, cache, vocab)
         model = Transformer(config).to(info.device)
@@ -368,7 +364,7 @@ def main(argv: list[str] | None = None) -> None:
         raise ValueError(f"{ckpt_path} was trained with {extra['config']}, not {config_to_dict(config)}")
     best = float(extra.get("best_val_loss", math.inf))
     ddp = D.wrap_ddp(model, info)
-    amp = args.amp and info.device.type == "cuda"
+    amp = args.amp and bf16_autocast_pays(info.device)
     log = JsonLog(args.out, info.is_main)
     log({"event": "start", "step": step, "world_size": info.world_size, "clips": len(cache),
          "params": model.num_parameters(), "config": config_to_dict(config), "task_weights": weights})
@@ -400,7 +396,7 @@ def main(argv: list[str] | None = None) -> None:
         g = torch.Generator().manual_seed(((args.seed * 1_000_003 + step) * info.world_size + info.rank) % 2**63)
         batch, text, text_mask, row_names = make_batch(cache, vocab, tasks, probs, args.batch_size, g,
                                                        args.caption_dropout, args.optional_caption_dropout,
-                                                       args.masked_share)
+                                                       args.masked_share, focus)
         loss, sums, counts = batch_losses(ddp, batch, text, text_mask, info.device, amp)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()

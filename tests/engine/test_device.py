@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from engine.device import describe_device, select_device
+from engine.device import bf16_autocast_pays, describe_device, select_device
 
 
 def test_auto_picks_cuda_only_when_present():
@@ -18,3 +18,10 @@ def test_asking_for_missing_cuda_is_an_error():
 
 def test_description_names_the_device():
     assert describe_device(torch.device("cpu")).startswith("cpu (")
+
+
+def test_bf16_autocast_follows_the_cpu(monkeypatch):
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: False)
+    assert not bf16_autocast_pays(torch.device("cpu"))
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: True)
+    assert bf16_autocast_pays(torch.device("cpu")) and bf16_autocast_pays(torch.device("cuda"))

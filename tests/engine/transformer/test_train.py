@@ -8,25 +8,19 @@ import torch
 
 from engine.pipeline import Engine
 from engine.tasks import IGNORE
-from engine.transformer import Transformer
+from engine.transformer import Transformer, TransformerConfig
 from engine.transformer.dataset import TokenCache, build_cache, retokenize_audio, state_hash
-from engine.transformer.train import TRAIN_TASKS, main, make_batch, make_example, masked_row, parse_task_weights
+from engine.transformer.train import (
+    TRAIN_TASKS,
+    batch_losses,
+    main,
+    make_batch,
+    make_example,
+    masked_row,
+    parse_task_weights,
+)
 from engine.transformer.vocab import Vocab
 from engine.world import sample_pair
-from tests.engine.test_pipeline import tiny_components
-
-
-@pytest.fixture(scope="module")
-def components():
-    return tiny_components()
-
-
-@pytest.fixture(scope="module")
-def cache_dir(tmp_path_factory, components):
-    video, audio, text, _ = components
-    out = tmp_path_factory.mktemp("cache")
-    build_cache(out, 5, video, audio, text, shard_size=3, batch_size=2, log=lambda line: None)
-    return out
 
 
 def test_the_cache_holds_tokens_of_every_kind(cache_dir, components):
@@ -143,3 +137,19 @@ def test_init_starts_from_saved_weights_whose_config_wins(tmp_path, cache_dir):
     assert second.config == first.config
     assert all(torch.equal(a, b) for a, b in zip(first.state_dict().values(), second.state_dict().values(),
                                                   strict=True))  # lr 0: the step left the weights as loaded
+
+
+def test_a_bf16_loss_on_the_cpu_is_close_to_the_float_one(cache_dir):
+    cache = TokenCache(cache_dir)
+    info = cache.info
+    vocab = Vocab(info["video_vocab"], info["audio_vocab_per_level"], info["audio_levels"])
+    torch.manual_seed(0)
+    model = Transformer(TransformerConfig(video_vocab=info["video_vocab"], d_model=32, n_layers=1, n_heads=2,
+                                          audio_vocab_per_level=info["audio_vocab_per_level"],
+                                          audio_levels=info["audio_levels"], text_dim=info["text_dim"],
+                                          max_seq_len=1024, grid_size=tuple(info["video_latent"])))
+    probs = torch.ones(len(TRAIN_TASKS), dtype=torch.float64)
+    batch, text, mask, _ = make_batch(cache, vocab, list(TRAIN_TASKS), probs, 2, torch.Generator().manual_seed(2),
+                                      0.0, 0.0)
+    losses = [batch_losses(model, batch, text, mask, torch.device("cpu"), amp)[0] for amp in (False, True)]
+    assert torch.isfinite(losses[1]) and abs(float(losses[1] - losses[0])) < 0.02 * float(losses[0])
