@@ -2,7 +2,7 @@
 
     python scripts/eval_generator.py --weights weights --n 200 [--tasks text_to_video,stylize] \
         [--out runs/eval_generator.json] [--guidance-scale 2] [--temperature 1] \
-        [--decoding masked --steps 12]
+        [--decoding masked --steps 12] [--no-prompt]
 
 Inputs come from eval-split world clips (held-out seeds and caption phrasings, never trained on).
 Per task (see issue 5):
@@ -94,9 +94,11 @@ def caption_scores(video: np.ndarray, scene) -> dict[str, list[float]]:
     return out
 
 
-def run_task(engine: Engine, task: str, index: int, settings: dict) -> dict[str, list[float]]:
+def run_task(engine: Engine, task: str, index: int, settings: dict, prompted: bool = True) -> dict[str, list[float]]:
+    """One case's scores; `prompted` False leaves the prompt out where it is optional (not t2v, stylize)."""
     seed = EVAL_SEED_START + index
     clip = sample(seed)
+    caption = clip.caption if prompted else None
     out: dict[str, list[float]] = defaultdict(list)
     if task == "text_to_video":
         result = engine.generate(task, prompt=clip.caption, seed=index, with_audio=False, **settings)
@@ -106,7 +108,7 @@ def run_task(engine: Engine, task: str, index: int, settings: dict) -> dict[str,
             out[k] += v
             out[f"{group}_object_{k}"] += v
     elif task == "image_to_video":
-        result = engine.generate(task, image=clip.video[0], prompt=clip.caption, seed=index, with_audio=False,
+        result = engine.generate(task, image=clip.video[0], prompt=caption, seed=index, with_audio=False,
                                  **settings)
         out["frame0_psnr"].append(psnr(result.video[0], clip.video[0]))
         score = score_clip(judge_video(result.video), judge_audio(clip.audio), clip.scene)
@@ -136,7 +138,7 @@ def run_task(engine: Engine, task: str, index: int, settings: dict) -> dict[str,
         else:
             preset = OUTPAINT_PRESETS[index % len(OUTPAINT_PRESETS)]
             mask = np.broadcast_to(outpaint_mask(preset), (17, 64, 64))
-        result = engine.generate(task, video=clip.video, mask=preset or mask, prompt=clip.caption, seed=index,
+        result = engine.generate(task, video=clip.video, mask=preset or mask, prompt=caption, seed=index,
                                  with_audio=False, **settings)
         out["known_psnr"].append(psnr(result.video, clip.video, ~mask))
         score = score_clip(judge_video(result.video), judge_audio(clip.audio), clip.scene)
@@ -181,7 +183,7 @@ def run_task(engine: Engine, task: str, index: int, settings: dict) -> dict[str,
             out["shape_from_timbre"].append(float(r is not None and r.shape == t.shape))
     elif task == "interpolate":
         ends = clip.video[[0, -1]]
-        result = engine.generate(task, video=ends, prompt=clip.caption, seed=index, with_audio=False, **settings)
+        result = engine.generate(task, video=ends, prompt=caption, seed=index, with_audio=False, **settings)
         out["first_frame_psnr"].append(psnr(result.video[0], ends[0]))
         out["last_frame_psnr"].append(psnr(result.video[-1], ends[1]))
         out["path_error_px"] += trajectory_errors(result.video, clip.scene.objects)
@@ -225,6 +227,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--decoding", choices=("autoregressive", "masked"), default=None, help="default: the Engine's")
     p.add_argument("--steps", type=int, default=None, help="masked decoding steps (default: the Engine's)")
     p.add_argument("--first", type=int, default=0, help="first case index (to split a run across processes)")
+    p.add_argument("--no-prompt", action="store_true",
+                   help="leave the prompt out where it is optional (image_to_video, inpaint, outpaint, interpolate)")
     p.add_argument("--float-decoding", action="store_true", help="float32 decode steps (default: the Engine's)")
     p.add_argument("--out", type=Path, default=None)
     args = p.parse_args(argv)
@@ -233,11 +237,12 @@ def main(argv: list[str] | None = None) -> None:
                                   "decoding": args.decoding, "steps": args.steps}.items() if v is not None}
     if args.guidance_scale is not None:
         settings["guidance_scale"] = args.guidance_scale or None
-    report = {"settings": settings, "n": args.n, "first": args.first, "models": engine.versions(), "tasks": {}}
+    report = {"settings": settings, "prompted": not args.no_prompt, "n": args.n, "first": args.first,
+              "models": engine.versions(), "tasks": {}}
     for task in args.tasks.split(","):
         start, values = time.perf_counter(), defaultdict(list)
         for index in range(args.first, args.first + args.n):
-            for k, v in run_task(engine, task, index, settings).items():
+            for k, v in run_task(engine, task, index, settings, prompted=not args.no_prompt).items():
                 values[k] += v
         report["tasks"][task] = summarise(values)
         print(f"{task} ({time.perf_counter() - start:.0f} s): "
