@@ -45,6 +45,7 @@ from safetensors.torch import save_file
 from engine.components import WORLD_VERSION, config_to_dict
 from engine.structure import control_video
 from engine.training.data import video_to_tensor
+from engine.transformer.vocab import Vocab
 from engine.world import EVAL_SEED_START, sample_pair
 
 CACHE_VERSION = 2
@@ -268,6 +269,11 @@ class TokenCache:
         if name in tensors:
             return tensors[name]
         raise AttributeError(name)
+
+    @property
+    def vocab(self) -> Vocab:
+        """The generator vocabulary over this cache's video and audio codes."""
+        return Vocab(self.info["video_vocab"], self.info["audio_vocab_per_level"], self.info["audio_levels"])
 
     def check_matches_weights(self, weights: Path) -> None:
         """Refuse a cache whose tokenizers differ from those in `weights` (a model would learn stale codes)."""

@@ -66,8 +66,9 @@ class ObjectFocus:
         return cls([int(s) for s in cache.seeds.tolist()], cache.info, weight)
 
     def output_weights(self, task: str, index: int, output_shape: tuple[int, ...]) -> torch.Tensor:
-        """(N,) weights of a row's output tokens (t-major, as the sequence lays them out)."""
-        if task == "video_to_audio":
+        """(N,) weights of a row's output tokens (t-major, as the sequence lays them out); all 1 for a
+        sound output, whose grid (levels, frames) has no object cells."""
+        if len(output_shape) != 3:
             return torch.ones(int(np.prod(output_shape)))
         cells = self.extend_cells[index] if task == "extend" else self.cells[index][:output_shape[0]]
         if tuple(cells.shape) != tuple(output_shape):

@@ -338,7 +338,7 @@ def main(argv: list[str] | None = None) -> None:
     cache = TokenCache(args.cache)
     if not args.allow_stale_cache:
         cache.check_matches_weights(args.weights)
-    vocab = Vocab(cache.info["video_vocab"], cache.info["audio_vocab_per_level"], cache.info["audio_levels"])
+    vocab = cache.vocab
     weights = parse_task_weights(args.task_weights)
     tasks = list(TRAIN_TASKS)
     probs = torch.tensor([weights[t] for t in tasks], dtype=torch.float64)

@@ -186,7 +186,6 @@ def test_examples_cache_key_follows_the_weights(tiny_engine):
 
 
 def test_progress_reaches_the_page_a_few_times_a_second_and_at_the_end(monkeypatch):
-
     clock = iter(i * 0.01 for i in range(1000))  # 10 ms per decoded token
     monkeypatch.setattr(common.time, "monotonic", lambda: next(clock))
     seen = []

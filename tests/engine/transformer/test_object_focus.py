@@ -11,7 +11,6 @@ from engine.training.data import object_mask
 from engine.transformer.dataset import TokenCache
 from engine.transformer.object_focus import ObjectFocus, token_cells
 from engine.transformer.train import TRAIN_TASKS, batch_losses, main, make_batch, make_example, masked_row
-from engine.transformer.vocab import Vocab
 from engine.world import sample
 
 
@@ -39,8 +38,7 @@ def test_the_cells_hold_the_objects_of_the_rendered_clip():
 
 def _focus_and_cache(cache_dir, weight):
     cache = TokenCache(cache_dir)
-    vocab = Vocab(cache.info["video_vocab"], cache.info["audio_vocab_per_level"], cache.info["audio_levels"])
-    return ObjectFocus.for_cache(cache, weight), cache, vocab
+    return ObjectFocus.for_cache(cache, weight), cache, cache.vocab
 
 
 def test_row_weights_follow_the_targets(cache_dir):
@@ -94,4 +92,3 @@ def test_the_trainer_takes_an_object_weight(tmp_path, cache_dir):
     records = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in records if "loss" in r] == [1, 2]
     assert all(np.isfinite(r["loss"]) for r in records if "loss" in r)
-

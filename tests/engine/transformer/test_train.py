@@ -19,7 +19,6 @@ from engine.transformer.train import (
     masked_row,
     parse_task_weights,
 )
-from engine.transformer.vocab import Vocab
 from engine.world import sample_pair
 
 
@@ -73,7 +72,7 @@ def test_a_cache_follows_the_encoder_not_the_decoder(components):
 
 def test_every_task_makes_a_training_sequence(cache_dir):
     cache = TokenCache(cache_dir)
-    vocab = Vocab(cache.info["video_vocab"], cache.info["audio_vocab_per_level"], cache.info["audio_levels"])
+    vocab = cache.vocab
     g = torch.Generator().manual_seed(0)
     for task in TRAIN_TASKS:
         seq, text, mask = make_example(cache, 1, task, g, vocab, caption_dropout=0.0, optional_dropout=0.0)
@@ -85,7 +84,7 @@ def test_every_task_makes_a_training_sequence(cache_dir):
 
 def test_masked_rows_hide_unknown_output_tokens_and_keep_the_known_ones(cache_dir):
     cache = TokenCache(cache_dir)
-    vocab = Vocab(cache.info["video_vocab"], cache.info["audio_vocab_per_level"], cache.info["audio_levels"])
+    vocab = cache.vocab
     g = torch.Generator().manual_seed(0)
     ratios = []
     for _ in range(20):
@@ -141,8 +140,7 @@ def test_init_starts_from_saved_weights_whose_config_wins(tmp_path, cache_dir):
 
 def test_a_bf16_loss_on_the_cpu_is_close_to_the_float_one(cache_dir):
     cache = TokenCache(cache_dir)
-    info = cache.info
-    vocab = Vocab(info["video_vocab"], info["audio_vocab_per_level"], info["audio_levels"])
+    info, vocab = cache.info, cache.vocab
     torch.manual_seed(0)
     model = Transformer(TransformerConfig(video_vocab=info["video_vocab"], d_model=32, n_layers=1, n_heads=2,
                                           audio_vocab_per_level=info["audio_vocab_per_level"],
