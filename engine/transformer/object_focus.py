@@ -11,6 +11,11 @@ The cells come from the world itself: the token cache stores each clip's seed, a
 `engine.world.sample_scene` rebuilds the scene (not the pixels) from it, so a cache needs no new
 field. A latent frame covers the pixel frames its causal tokenizer reads: frame 0 alone, then
 groups of `temporal_factor`.
+
+`tasks` limits the weighting to some tasks (`train.py --object-tasks`): session 12's run with every
+task weighted raised text_to_video's colour but lowered the colour that image_to_video, inpaint and
+outpaint keep from their given tokens (NOTES.md), so the tasks with no given video tokens can be
+weighted alone.
 """
 
 from __future__ import annotations
@@ -47,7 +52,7 @@ class ObjectFocus:
     follow the same paths, so it uses `cells` too.
     """
 
-    def __init__(self, seeds: list[int], info: dict, weight: float) -> None:
+    def __init__(self, seeds: list[int], info: dict, weight: float, tasks: frozenset[str] | None = None) -> None:
         if weight < 1:
             raise ValueError(f"an object weight below 1 would favour the background, got {weight}")
         tf, sf = info["temporal_factor"], info["spatial_factor"]
@@ -60,15 +65,16 @@ class ObjectFocus:
         self.cells = torch.from_numpy(np.stack(cells))
         self.extend_cells = torch.from_numpy(np.stack(extend_cells))
         self.weight = float(weight)
+        self.tasks = tasks  # None: every task
 
     @classmethod
-    def for_cache(cls, cache, weight: float) -> ObjectFocus:
-        return cls([int(s) for s in cache.seeds.tolist()], cache.info, weight)
+    def for_cache(cls, cache, weight: float, tasks: frozenset[str] | None = None) -> ObjectFocus:
+        return cls([int(s) for s in cache.seeds.tolist()], cache.info, weight, tasks)
 
     def output_weights(self, task: str, index: int, output_shape: tuple[int, ...]) -> torch.Tensor:
         """(N,) weights of a row's output tokens (t-major, as the sequence lays them out); all 1 for a
-        sound output, whose grid (levels, frames) has no object cells."""
-        if len(output_shape) != 3:
+        sound output, whose grid (levels, frames) has no object cells, and for a task left out."""
+        if len(output_shape) != 3 or (self.tasks is not None and task not in self.tasks):
             return torch.ones(int(np.prod(output_shape)))
         cells = self.extend_cells[index] if task == "extend" else self.cells[index][:output_shape[0]]
         if tuple(cells.shape) != tuple(output_shape):

@@ -93,6 +93,15 @@ def parse_task_weights(text: str | None) -> dict[str, float]:
     return weights
 
 
+def parse_task_list(text: str | None) -> frozenset[str] | None:
+    """"text_to_video,stylize" -> those task names; None or empty -> None (every task)."""
+    names = frozenset(name.strip() for name in (text or "").split(",") if name.strip())
+    unknown = sorted(names - set(TRAIN_TASKS))
+    if unknown:
+        raise ValueError(f"unknown task(s) {', '.join(unknown)}; known: {', '.join(TRAIN_TASKS)}")
+    return names or None
+
+
 # ---- examples ----------------------------------------------------------------------------------
 def _random_box_mask(shape: tuple[int, ...], g: torch.Generator) -> torch.Tensor:
     """(t, h, w) token mask: a box of random size, static or moving one token per latent frame."""
@@ -298,6 +307,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--optional-caption-dropout", type=float, default=0.5)
     p.add_argument("--object-weight", type=float, default=1.0,
                    help="loss weight of video tokens in cells an object covers (1 = plain mean; object_focus.py)")
+    p.add_argument("--object-tasks", default=None,
+                   help='the tasks --object-weight applies to, e.g. "text_to_video,stylize" (default: all)')
     p.add_argument("--masked-share", type=float, default=0.3,
                    help="share of video-output rows trained in masked (MAGVIT) mode; 0 = autoregressive only")
     p.add_argument("--log-every", type=int, default=20)
@@ -344,7 +355,8 @@ def main(argv: list[str] | None = None) -> None:
     probs = torch.tensor([weights[t] for t in tasks], dtype=torch.float64)
     probs /= probs.sum()
     val_cache = TokenCache(args.val_cache) if args.val_cache is not None and info.is_main else None
-    focus = ObjectFocus.for_cache(cache, args.object_weight) if args.object_weight != 1 else None
+    focus = (ObjectFocus.for_cache(cache, args.object_weight, parse_task_list(args.object_tasks))
+             if args.object_weight != 1 else None)
 
     torch.manual_seed(args.seed)  # same initial weights on every rank (DDP also broadcasts them)
     if args.init is not None:

@@ -60,6 +60,15 @@ def test_row_weights_follow_the_targets(cache_dir):
         ObjectFocus([0], cache.info, 0.5)
 
 
+def test_object_tasks_limit_the_weighting(cache_dir):
+    cache = TokenCache(cache_dir)
+    focus = ObjectFocus.for_cache(cache, 4.0, frozenset({"text_to_video", "stylize"}))
+    g = torch.Generator().manual_seed(0)
+    for task, weighted in (("text_to_video", True), ("stylize", True), ("image_to_video", False), ("inpaint", False)):
+        seq, _, _ = make_example(cache, 1, task, g, cache.vocab, caption_dropout=0.0, optional_dropout=0.0)
+        assert (focus.output_weights(task, 1, seq.output_shape) > 1).any() == weighted, task
+
+
 def test_the_weighted_loss_counts_object_targets_more(cache_dir):
     focus, cache, vocab = _focus_and_cache(cache_dir, 5.0)
     probs = torch.zeros(len(TRAIN_TASKS), dtype=torch.float64)
@@ -88,7 +97,7 @@ def test_the_trainer_takes_an_object_weight(tmp_path, cache_dir):
     out = tmp_path / "run"
     main(["--cache", str(cache_dir), "--out", str(out), "--weights", str(tmp_path / "weights"), "--batch-size", "2",
           "--d-model", "32", "--layers", "1", "--heads", "2", "--log-every", "1", "--warmup", "1", "--steps", "2",
-          "--object-weight", "3", "--no-export"])
+          "--object-weight", "3", "--object-tasks", "text_to_video,inpaint", "--no-export"])
     records = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in records if "loss" in r] == [1, 2]
     assert all(np.isfinite(r["loss"]) for r in records if "loss" in r)

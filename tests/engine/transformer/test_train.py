@@ -17,6 +17,7 @@ from engine.transformer.train import (
     make_batch,
     make_example,
     masked_row,
+    parse_task_list,
     parse_task_weights,
 )
 from engine.world import sample_pair
@@ -80,6 +81,13 @@ def test_every_task_makes_a_training_sequence(cache_dir):
         assert mask.any() == (task not in ("video_to_audio", "unconditional"))
     with pytest.raises(ValueError, match="unknown task"):
         parse_task_weights("text_to_poem=1")
+
+
+def test_task_lists_name_known_tasks():
+    assert parse_task_list("text_to_video, stylize") == frozenset({"text_to_video", "stylize"})
+    assert parse_task_list(None) is None and parse_task_list(" ") is None
+    with pytest.raises(ValueError, match="unknown task"):
+        parse_task_list("text_to_video,text_to_poem")
 
 
 def test_masked_rows_hide_unknown_output_tokens_and_keep_the_known_ones(cache_dir):
