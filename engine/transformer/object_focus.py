@@ -14,8 +14,8 @@ groups of `temporal_factor`.
 
 `tasks` limits the weighting to some tasks (`train.py --object-tasks`): session 12's run with every
 task weighted raised text_to_video's colour but lowered the colour that image_to_video, inpaint and
-outpaint keep from their given tokens (NOTES.md), so the tasks with no given video tokens can be
-weighted alone.
+outpaint keep from their given tokens, so the tasks with no given video tokens can be weighted
+alone; session 13's shipped generator was trained that way (NOTES.md has both runs).
 """
 
 from __future__ import annotations

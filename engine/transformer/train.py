@@ -27,7 +27,8 @@ instead (`masked_row`): a cosine-schedule share of the unknown output tokens bec
 known ones stay in place (COMMIT), the row attends bidirectionally and each masked position
 predicts its own token. Their losses are logged as `masked_<task>`.
 `--object-weight W` counts the target tokens in cells an object covers W times in the loss
-(`object_focus.py`; logged and held-out losses stay plain means). Training runs under bf16 autocast
+(`object_focus.py`; logged and held-out losses stay plain means), in the tasks `--object-tasks`
+names (default: all). Training runs under bf16 autocast
 on CUDA and on CPUs with native bf16 (`--no-amp` turns it off).
 Captions are dropped (text slots hidden) with probability `--caption-dropout` for tasks whose
 prompt is required and `--optional-caption-dropout` for tasks where the user may leave it out, so
