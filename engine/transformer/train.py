@@ -81,14 +81,19 @@ OPTIONAL_PROMPT = {"image_to_video", "extend", "interpolate", "inpaint", "outpai
 IMAGE_SHARE = 0.2  # in/outpainting examples made on a single image (latent frame 0)
 
 
+def _task_items(text: str | None, flag: str) -> list[tuple[str, str]]:
+    """"a=1,b" -> [("a", "1"), ("b", "")], every name checked against TRAIN_TASKS."""
+    items = [(name.strip(), value) for name, _, value in (item.partition("=") for item in (text or "").split(","))
+             if name.strip()]
+    unknown = sorted({name for name, _ in items} - set(TRAIN_TASKS))
+    if unknown:
+        raise ValueError(f"unknown task(s) {', '.join(unknown)} in {flag}; known: {', '.join(TRAIN_TASKS)}")
+    return items
+
+
 def parse_task_weights(text: str | None) -> dict[str, float]:
     """"text_to_video=0.3,stylize=0.2" -> weights over TRAIN_TASKS (unnamed tasks keep the default)."""
-    weights = dict(DEFAULT_WEIGHTS)
-    for item in filter(None, (text or "").split(",")):
-        name, _, value = item.partition("=")
-        if name.strip() not in weights:
-            raise ValueError(f"unknown task {name!r} in --task-weights; known: {', '.join(TRAIN_TASKS)}")
-        weights[name.strip()] = float(value)
+    weights = dict(DEFAULT_WEIGHTS) | {name: float(value) for name, value in _task_items(text, "--task-weights")}
     if any(w < 0 for w in weights.values()) or sum(weights.values()) <= 0:
         raise ValueError("task weights must be >= 0 and not all zero")
     return weights
@@ -96,11 +101,7 @@ def parse_task_weights(text: str | None) -> dict[str, float]:
 
 def parse_task_list(text: str | None) -> frozenset[str] | None:
     """"text_to_video,stylize" -> those task names; None or empty -> None (every task)."""
-    names = frozenset(name.strip() for name in (text or "").split(",") if name.strip())
-    unknown = sorted(names - set(TRAIN_TASKS))
-    if unknown:
-        raise ValueError(f"unknown task(s) {', '.join(unknown)}; known: {', '.join(TRAIN_TASKS)}")
-    return names or None
+    return frozenset(name for name, _ in _task_items(text, "--object-tasks")) or None
 
 
 # ---- examples ----------------------------------------------------------------------------------
