@@ -40,9 +40,11 @@ Decisions this file makes (see also engine/masks.py and engine/structure.py):
   unconditional.
   Guidance runs only when there is a prompt.
 - Interpolate: the first and last frames, each encoded as an image, are the prefix's (2, h, w) input
-  video; the output is a 17-frame clip whose first latent frame is the first frame (forced, as in
-  image_to_video). The last frame is only a condition: the causal tokenizer's last latent frame
-  covers 4 pixel frames, so it cannot be forced.
+  video; the output's first latent frame is the first frame (forced, as in image_to_video). The
+  last latent frame covers pixel frames 13-16, so it cannot be forced: once generated, it is encoded
+  again from the decoded frames 13-14 and the given last frame twice (`END_FRAMES`, which renders
+  better than once). The clip ends on the given frame, and a model that steered elsewhere shows as
+  a jump there; the object rests for the last frame.
 - Decoding: `decoding="autoregressive"` (the default; KV cache, one pass per token) or `"masked"`
   (MaskGIT over the same backbone run bidirectionally, `steps` passes per stage, 12 by default)
   for the video stages; the sound stays autoregressive (masked training covers video outputs
@@ -100,6 +102,9 @@ __all__ = [  # the request rules live in engine.requests; callers import them fr
     "ENGINE_TASKS", "FPS", "MAX_CLIPS", "MAX_STEPS", "SAMPLE_RATE", "SIZE", "TASK_INPUTS", "Engine",
     "GenerationInputError", "PromptTooLongError", "Result",
 ]
+
+END_FRAMES = 2  # interpolate: how many of the clip's last pixel frames are the given last frame
+
 
 def config_hash(config: Any) -> str:
     """A short stable hash of a config dataclass: which model version made a result."""
@@ -348,8 +353,18 @@ class Engine:
             ends = torch.cat([self.encode_video(frame[None]) for frame in run.request.video])  # (2, h, w)
         output = torch.full(self.clip_latent, MASK_INDEX, dtype=torch.long)
         output[:1] = ends[:1]
-        return self._finish_clip(run, run.sample(self._seq("interpolate", self.clip_latent, input_video=ends,
-                                                           output=output)))
+        tokens = run.sample(self._seq("interpolate", self.clip_latent, input_video=ends, output=output))
+        return self._finish_clip(run, self._end_on(run, tokens, run.request.video[-1]))
+
+    def _end_on(self, run: Run, tokens: torch.Tensor, last: np.ndarray) -> torch.Tensor:
+        """tokens (t, h, w) of a clip -> the same with the last latent frame re-encoded so that the
+        clip's last `END_FRAMES` pixel frames are `last` (64, 64, 3); see Interpolate above."""
+        with run.timer("decode"):
+            video = self.decode_video(tokens)
+        video[-END_FRAMES:] = last
+        with run.timer("encode"):
+            end = self.encode_video(video)[-1:]  # (1, h, w)
+        return torch.cat([tokens[:-1], end])
 
     def _task_unconditional(self, run: Run) -> tuple[np.ndarray, np.ndarray | None]:
         return self._finish_clip(run, run.sample(self._seq("unconditional", self.clip_latent)))

@@ -21,7 +21,9 @@ Per task (see issue 5):
   onsets found within one frame.
 - audio_to_video: height-track correlation with the pitch (true height), shape from timbre.
 - interpolate (given frames 0 and 16): PSNR of the first and last frames against them; median
-  distance of each judged track from the true trajectory (objects matched by that distance).
+  distance of each judged track from the true trajectory (objects matched by that distance); the
+  jump into the last two frames (|step - median step| in px), where a clip that missed the given
+  end catches up with it.
 Prints a table and writes the JSON; asserts nothing.
 """
 
@@ -187,8 +189,19 @@ def run_task(engine: Engine, task: str, index: int, settings: dict, prompted: bo
         out["first_frame_psnr"].append(psnr(result.video[0], ends[0]))
         out["last_frame_psnr"].append(psnr(result.video[-1], ends[1]))
         out["path_error_px"] += trajectory_errors(result.video, clip.scene.objects)
+        out["end_jump_px"] += end_jumps(result.video)
     out["seconds"].append(result.info["timings"]["total"])
     return out
+
+
+def end_jumps(video: np.ndarray, last: int = 2) -> list[float]:
+    """Per judged object, the largest |step into one of the `last` frames - median earlier step| in px."""
+    jumps = []
+    for obj in judge_video(video).objects:
+        steps = np.hypot(*np.diff(obj.track, axis=0).T)  # (T - 1,)
+        if np.isfinite(steps[-last:]).all() and np.isfinite(steps[:-last]).sum() > 3:
+            jumps.append(float(np.max(np.abs(steps[-last:] - np.nanmedian(steps[:-last])))))
+    return jumps
 
 
 def trajectory_errors(video: np.ndarray, truths) -> list[float]:

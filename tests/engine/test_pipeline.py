@@ -18,7 +18,7 @@ import torch
 
 from engine.audio_tokenizer import AudioTokenizer, AudioTokenizerConfig
 from engine.masks import box_mask, pixel_to_token_mask
-from engine.pipeline import CLIP_SAMPLES, Engine, GenerationInputError, PromptTooLongError
+from engine.pipeline import CLIP_SAMPLES, END_FRAMES, Engine, GenerationInputError, PromptTooLongError
 from engine.text_encoder import TextEmbedding, TextTooLongError
 from engine.transformer import MASK_INDEX, Transformer, TransformerConfig
 from engine.video_tokenizer import VideoTokenizer, VideoTokenizerConfig
@@ -275,6 +275,11 @@ def test_interpolate_starts_at_the_first_frame_and_conditions_on_both_ends(engin
                                  with_audio=False)
         assert result.video.shape == (17, 64, 64, 3) and result.audio is None
         assert torch.equal(result.tokens["video"][:1], encode(ends[:1]))  # forced, not sampled
+        # the end: the generated clip with its last frames set to the given one, encoded again
+        snapped = encoded[-1]
+        assert snapped.shape == (17, 64, 64, 3) and (snapped[-END_FRAMES:] == ends[1]).all()
+        assert not (snapped[-END_FRAMES - 1] == ends[1]).all()
+        assert torch.equal(result.tokens["video"][-1:], encode(snapped)[-1:])
     assert [v.shape for v in encoded[:2]] == [(1, 64, 64, 3)] * 2  # each end encoded as an image
     assert np.array_equal(encoded[0][0], ends[0]) and np.array_equal(encoded[1][0], ends[1])
     task, kw = seqs[0]
