@@ -107,9 +107,20 @@ END_FRAMES = 2  # interpolate: how many of the clip's last pixel frames are the 
 
 
 def config_hash(config: Any) -> str:
-    """A short stable hash of a config dataclass: which model version made a result."""
+    """A short stable hash of a config dataclass."""
     values = config_to_dict(config) if dataclasses.is_dataclass(config) else config
     return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def model_version(component: Any) -> str:
+    """A short hash of a component's config and, for a module, its weights (as float32 on the CPU, so
+    the same weights give the same version on any device and dtype): which model made a result."""
+    digest = hashlib.sha256(config_hash(component.config).encode())
+    state = component.state_dict() if isinstance(component, torch.nn.Module) else {}
+    for name, tensor in sorted(state.items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().float().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()[:12]
 
 
 def _decoder_name(decoder: Any) -> str:
@@ -147,6 +158,8 @@ class Engine:
         self.steps_per_clip = (CLIP_FRAMES - 1) // self.step_frames
         self.audio_latent = tuple(audio_tokenizer.latent_shape(CLIP_SAMPLES))
         self.text_len = int(text_encoder.config.max_tokens)
+        self.model_versions = {name: model_version(getattr(self, name))
+                               for name in ("video_tokenizer", "audio_tokenizer", "transformer", "text_encoder")}
         self._lock = threading.Lock()  # the transformer's KV cache is per model: one request at a time
 
     # ---- loading ---------------------------------------------------------------------------------
@@ -291,12 +304,9 @@ class Engine:
         }
 
     def versions(self) -> dict[str, Any]:
-        """Config hashes of the components, the world version and which decoders run."""
+        """Versions of the components (config and weights), the world version and which decoders run."""
         return {
-            "video_tokenizer": config_hash(self.video_tokenizer.config),
-            "audio_tokenizer": config_hash(self.audio_tokenizer.config),
-            "transformer": config_hash(self.transformer.config),
-            "text_encoder": config_hash(self.text_encoder.config),
+            **self.model_versions,
             "world_version": WORLD_VERSION,
             "video_decoder": _decoder_name(self.video_decoder),
             "audio_decoder": _decoder_name(self.audio_decoder),

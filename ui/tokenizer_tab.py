@@ -16,7 +16,7 @@ import gradio as gr
 import numpy as np
 import torch
 
-from engine.pipeline import config_hash
+from engine.pipeline import model_version
 from engine.training.data import tensor_to_video, video_to_tensor
 from engine.world import EVAL_SEED_START, sample
 from ui import validation as check
@@ -70,7 +70,7 @@ class VideoTokenizerOnly:
         return tensor_to_video(self.video_tokenizer.decode(tokens[None].to(device))[0])
 
     def versions(self) -> dict[str, Any]:
-        return {"video_tokenizer": config_hash(self.video_tokenizer.config), "video_decoder": "torch"}
+        return {"video_tokenizer": model_version(self.video_tokenizer), "video_decoder": "torch"}
 
 
 @on_gpu

@@ -264,6 +264,15 @@ def test_every_task_runs_with_masked_decoding(engine, clip):
             assert passes["generate"] == masked and passes.get("sound", masked + 1) > masked, task
 
 
+def test_model_versions_follow_the_weights_not_only_the_configs(engine):
+    versions = engine.versions()
+    same = Engine(*tiny_components()).versions()  # same seed: same weights
+    retrained = Engine(*tiny_components(seed=1)).versions()  # same configs, other weights
+    names = ("video_tokenizer", "audio_tokenizer", "transformer", "text_encoder")
+    assert all(versions[n] == same[n] for n in names)
+    assert all(versions[n] != retrained[n] for n in ("video_tokenizer", "audio_tokenizer", "transformer"))
+
+
 def test_interpolate_starts_at_the_first_frame_and_conditions_on_both_ends(engine, clip, monkeypatch):
     ends = clip.video[[0, 16]]
     encoded, seqs = [], []
