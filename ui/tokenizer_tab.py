@@ -58,6 +58,7 @@ class VideoTokenizerOnly:
 
         self.video_tokenizer = VideoTokenizer.from_pretrained(weights, subfolder="video_tokenizer", device=device)
         self.video_tokenizer.eval()
+        self.version = model_version(self.video_tokenizer)  # hashes the weights: once, not per request
 
     @torch.no_grad()
     def encode_video(self, video: np.ndarray) -> torch.Tensor:
@@ -70,7 +71,7 @@ class VideoTokenizerOnly:
         return tensor_to_video(self.video_tokenizer.decode(tokens[None].to(device))[0])
 
     def versions(self) -> dict[str, Any]:
-        return {"video_tokenizer": model_version(self.video_tokenizer), "video_decoder": "torch"}
+        return {"video_tokenizer": self.version, "video_decoder": "torch"}
 
 
 @on_gpu
