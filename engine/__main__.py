@@ -33,7 +33,7 @@ def _generate(args: argparse.Namespace, engine=None) -> None:
     import numpy as np
 
     from engine.media import MediaError, read_audio, read_image, read_video
-    from engine.pipeline import Engine, GenerationInputError
+    from engine.pipeline import DEFAULT_GUIDANCE, Engine, GenerationInputError
 
     try:
         image = read_image(args.image) if args.image else None
@@ -60,6 +60,7 @@ def _generate(args: argparse.Namespace, engine=None) -> None:
         except (FileNotFoundError, ValueError) as error:  # missing or mismatched weights
             raise SystemExit(f"error: cannot load the weights: {error}") from None
 
+    guidance = DEFAULT_GUIDANCE if args.guidance_scale is None else args.guidance_scale or None  # 0: off
     shown = [-1]
 
     def progress(done: int, total: int) -> None:  # a line per 5 %
@@ -70,7 +71,7 @@ def _generate(args: argparse.Namespace, engine=None) -> None:
     try:
         result = engine.generate(args.task, prompt=args.prompt, image=image, video=video, mask=mask, audio=audio,
                                  seed=args.seed, temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
-                                 guidance_scale=None if args.guidance_scale <= 0 else args.guidance_scale,
+                                 guidance_scale=guidance,
                                  progress=progress, num_clips=args.num_clips, with_audio=not args.no_audio,
                                  decoding=args.decoding, steps=args.steps)
     except GenerationInputError as error:
@@ -107,10 +108,10 @@ def main(argv: list[str] | None = None, engine=None) -> None:
     from engine.masks import OUTPAINT_PRESETS
     from engine.pipeline import (
         DEFAULT_DECODING,
-        DEFAULT_GUIDANCE,
         DEFAULT_STEPS,
         DEFAULT_TEMPERATURE,
         ENGINE_TASKS,
+        GUIDANCE_BY_DECODING,
         MAX_CLIPS,
         MAX_STEPS,
     )
@@ -134,7 +135,9 @@ def main(argv: list[str] | None = None, engine=None) -> None:
     gen.add_argument("--temperature", type=float, default=DEFAULT_TEMPERATURE)
     gen.add_argument("--top-k", type=int, default=None)
     gen.add_argument("--top-p", type=float, default=None)
-    gen.add_argument("--guidance-scale", type=float, default=DEFAULT_GUIDANCE, help="0 turns guidance off")
+    gen.add_argument("--guidance-scale", type=float, default=None,
+                     help="0 turns guidance off; default: the decoding mode's (autoregressive "
+                          f"{GUIDANCE_BY_DECODING['autoregressive']}, masked {GUIDANCE_BY_DECODING['masked']})")
     gen.add_argument("--decoding", choices=DECODINGS, default=DEFAULT_DECODING,
                      help="autoregressive: one token per pass (KV cache); masked: MaskGIT, --steps passes")
     gen.add_argument("--steps", type=int, default=DEFAULT_STEPS, help=f"masked decoding steps (1..{MAX_STEPS})")

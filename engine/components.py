@@ -10,6 +10,7 @@ Weights are never unpickled.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 import tempfile
@@ -44,6 +45,23 @@ def config_from_dict(config_class: type, values: dict[str, Any]) -> Any:
         raise ComponentLoadError(f"{config_class.__name__} has no fields {unknown}")
     kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
     return config_class(**kwargs)
+
+
+def config_hash(config: Any) -> str:
+    """A short stable hash of a config dataclass."""
+    values = config_to_dict(config) if dataclasses.is_dataclass(config) else config
+    return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def model_version(component: Any) -> str:
+    """A short hash of a component's config and, for a module, its weights (as float32 on the CPU, so
+    the same weights give the same version on any device and dtype): which model made a result."""
+    digest = hashlib.sha256(config_hash(component.config).encode())
+    state = component.state_dict() if isinstance(component, torch.nn.Module) else {}
+    for name, tensor in sorted(state.items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().float().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()[:12]
 
 
 class Component(nn.Module):

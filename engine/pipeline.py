@@ -38,7 +38,8 @@ Decisions this file makes (see also engine/masks.py and engine/structure.py):
   extend, interpolate, inpaint, outpaint and audio_to_video (None or "" hides the text slots, which
   is also the unconditional branch of classifier-free guidance); refused by video_to_audio and
   unconditional.
-  Guidance runs only when there is a prompt.
+  Guidance runs only when there is a prompt; its default scale is the decoding mode's
+  (`GUIDANCE_BY_DECODING`) and, like a given scale, it applies to every stage of the request.
 - Interpolate: the first and last frames, each encoded as an image, are the prefix's (2, h, w) input
   video; the output's first latent frame is the first frame (forced, as in image_to_video). The
   last latent frame covers pixel frames 13-16, so it cannot be forced: once generated, it is encoded
@@ -55,9 +56,6 @@ Decisions this file makes (see also engine/masks.py and engine/structure.py):
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
-import json
 import math
 import threading
 import time
@@ -68,7 +66,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from engine.components import WORLD_VERSION, config_to_dict
+from engine.components import WORLD_VERSION, model_version
 from engine.device import describe_device, select_device
 from engine.masks import pixel_to_token_mask
 from engine.requests import (
@@ -80,6 +78,7 @@ from engine.requests import (
     DEFAULT_TEMPERATURE,
     ENGINE_TASKS,
     FPS,
+    GUIDANCE_BY_DECODING,
     MAX_CLIPS,
     MAX_STEPS,
     SAMPLE_RATE,
@@ -99,28 +98,12 @@ from engine.weights import resolve_weights
 
 __all__ = [  # the request rules live in engine.requests; callers import them from here too
     "CLIP_FRAMES", "CLIP_SAMPLES", "DEFAULT_DECODING", "DEFAULT_GUIDANCE", "DEFAULT_STEPS", "DEFAULT_TEMPERATURE",
-    "ENGINE_TASKS", "FPS", "MAX_CLIPS", "MAX_STEPS", "SAMPLE_RATE", "SIZE", "TASK_INPUTS", "Engine",
+    "ENGINE_TASKS", "FPS", "GUIDANCE_BY_DECODING", "MAX_CLIPS", "MAX_STEPS", "SAMPLE_RATE", "SIZE", "TASK_INPUTS",
+    "Engine",
     "GenerationInputError", "PromptTooLongError", "Result",
 ]
 
 END_FRAMES = 2  # interpolate: how many of the clip's last pixel frames are the given last frame
-
-
-def config_hash(config: Any) -> str:
-    """A short stable hash of a config dataclass."""
-    values = config_to_dict(config) if dataclasses.is_dataclass(config) else config
-    return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()[:12]
-
-
-def model_version(component: Any) -> str:
-    """A short hash of a component's config and, for a module, its weights (as float32 on the CPU, so
-    the same weights give the same version on any device and dtype): which model made a result."""
-    digest = hashlib.sha256(config_hash(component.config).encode())
-    state = component.state_dict() if isinstance(component, torch.nn.Module) else {}
-    for name, tensor in sorted(state.items()):
-        digest.update(name.encode())
-        digest.update(tensor.detach().float().cpu().contiguous().numpy().tobytes())
-    return digest.hexdigest()[:12]
 
 
 def _decoder_name(decoder: Any) -> str:
@@ -259,14 +242,15 @@ class Engine:
                  video: np.ndarray | None = None, mask: np.ndarray | str | None = None,
                  audio: np.ndarray | None = None, seed: int = 0, *, temperature: float = DEFAULT_TEMPERATURE,
                  top_k: int | None = None, top_p: float | None = None,
-                 guidance_scale: float | None = DEFAULT_GUIDANCE,
+                 guidance_scale: float | str | None = DEFAULT_GUIDANCE,
                  progress: Callable[[int, int], None] | None = None, num_clips: int = 1,
                  with_audio: bool = True, decoding: str = DEFAULT_DECODING, steps: int = DEFAULT_STEPS,
                  preview: Callable[[np.ndarray], None] | None = None) -> Result:
         """Run one task. See the module docstring and TASK_INPUTS for what each task takes.
 
         temperature 0 is greedy; top_k / top_p None turn those filters off; guidance_scale None or 1
-        turns classifier-free guidance off. progress(done, total) is called with token counts over
+        turns classifier-free guidance off, and its default is the decoding mode's scale
+        (GUIDANCE_BY_DECODING) for every stage of the request. progress(done, total) is called with token counts over
         all stages of the request. num_clips > 1 chains clips (extend only). decoding "masked" runs
         every stage with the MaskGIT decoder in `steps` passes; preview(frames uint8 (T, 64, 64, 3))
         then gets the video being generated after each step, unfinished tokens at their current best

@@ -25,8 +25,13 @@ SIZE = 64
 MAX_CLIPS = 16  # a request may chain at most this many clips (about 34 s)
 MAX_STEPS = 64  # masked decoding steps; more than the 12 of MaskGIT buys nothing measurable
 DEFAULT_TEMPERATURE = 1.0
-DEFAULT_GUIDANCE = 2.0  # classifier-free guidance scale (only with a prompt); None or 1.0 turns it off
 DEFAULT_DECODING = "autoregressive"
+# Classifier-free guidance scale (used only with a prompt; None or 1.0 turns it off), by decoding mode.
+# Masked decoding commits the many confident background tokens first and needs a stronger pull toward
+# the prompt to keep its colours: text_to_video colour 34.9 % at 2, 40.7 % at 3 on the shipped weights
+# (README, "Masked decoding"); autoregressive decoding trades background for colour above 2.
+GUIDANCE_BY_DECODING = {"autoregressive": 2.0, "masked": 3.0}
+DEFAULT_GUIDANCE = "default"  # as `guidance_scale`: the request's decoding mode's scale above
 
 ENGINE_TASKS: tuple[str, ...] = (
     "text_to_video", "text_to_image", "image_to_video", "extend", "interpolate", "inpaint", "outpaint", "stylize",
@@ -103,11 +108,13 @@ def validate_request(text_encoder: Any, task: Any, prompt: Any, image: Any, vide
     video = None if video is None else _check_video(video)
     audio = None if audio is None else _check_audio(audio)
     mask, mask_preset = _check_task_inputs(task, image, video, mask, num_clips)
-    _check_sampling(seed, temperature, top_k, top_p, guidance_scale)
     if progress is not None and not callable(progress):
         raise GenerationInputError("progress must be a callable (done, total) or None")
     if decoding not in DECODINGS:
         raise GenerationInputError(f"decoding must be one of {', '.join(DECODINGS)}, got {decoding!r}")
+    if isinstance(guidance_scale, str) and guidance_scale == DEFAULT_GUIDANCE:
+        guidance_scale = GUIDANCE_BY_DECODING[decoding]
+    _check_sampling(seed, temperature, top_k, top_p, guidance_scale)
     if not _integer(steps) or not 1 <= steps <= MAX_STEPS:
         raise GenerationInputError(f"steps must be an integer in [1, {MAX_STEPS}], got {steps!r}")
     if preview is not None and not callable(preview):
@@ -171,7 +178,8 @@ def _check_sampling(seed: Any, temperature: Any, top_k: Any, top_p: Any, guidanc
     if top_p is not None and (not _real(top_p) or not 0 < top_p <= 1):
         raise GenerationInputError(f"top_p must be None or a number in (0, 1], got {top_p!r}")
     if guidance_scale is not None and (not _real(guidance_scale) or not 0 <= guidance_scale <= 100):
-        raise GenerationInputError(f"guidance_scale must be None or a number in [0, 100], got {guidance_scale!r}")
+        raise GenerationInputError(f"guidance_scale must be None, {DEFAULT_GUIDANCE!r} or a number in [0, 100], "
+                                   f"got {guidance_scale!r}")
 
 
 def _check_prompt(text_encoder: Any, prompt: Any) -> str:
@@ -227,6 +235,6 @@ def _check_audio(audio: Any) -> np.ndarray:
 
 __all__ = [
     "CLIP_FRAMES", "CLIP_SAMPLES", "DEFAULT_DECODING", "DEFAULT_GUIDANCE", "DEFAULT_STEPS", "DEFAULT_TEMPERATURE",
-    "ENGINE_TASKS", "FPS", "MAX_CLIPS", "MAX_STEPS", "SAMPLE_RATE", "SIZE", "TASK_INPUTS", "GenerationInputError",
-    "PromptTooLongError", "Request", "validate_request",
+    "ENGINE_TASKS", "FPS", "GUIDANCE_BY_DECODING", "MAX_CLIPS", "MAX_STEPS", "SAMPLE_RATE", "SIZE", "TASK_INPUTS",
+    "GenerationInputError", "PromptTooLongError", "Request", "validate_request",
 ]

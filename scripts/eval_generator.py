@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import time
 from collections import defaultdict
@@ -45,6 +46,7 @@ from engine.eval import expected_motion, judge_audio, judge_video, score_clip  #
 from engine.masks import OUTPAINT_PRESETS, box_mask, outpaint_mask  # noqa: E402
 from engine.pipeline import Engine  # noqa: E402
 from engine.world import EVAL_SEED_START, pitch, sample, sample_pair  # noqa: E402
+from engine.world.captions import COLOUR_WORDS, SHAPE_WORDS  # noqa: E402
 
 TASKS = ("text_to_video", "image_to_video", "extend", "inpaint", "outpaint", "stylize", "video_to_audio",
          "audio_to_video", "interpolate")
@@ -96,6 +98,20 @@ def caption_scores(video: np.ndarray, scene) -> dict[str, list[float]]:
     return out
 
 
+def word_split(caption: str, scene, scores: dict[str, list[float]]) -> dict[str, list[float]]:
+    """Colour and shape scores split by the word the caption used: a training synonym or a held-out one.
+
+    Half of the eval captions' colour and shape words are held-out synonyms the generator never saw;
+    the frozen text encoder has to carry their meaning (`engine/text_encoder/README.md`).
+    """
+    out: dict[str, list[float]] = defaultdict(list)
+    for i, obj in enumerate(scene.objects):
+        for name, words, value in (("colour", COLOUR_WORDS, obj.colour), ("shape", SHAPE_WORDS, obj.shape)):
+            held = any(re.search(rf"\b{re.escape(w)}\b", caption) for w in words[value][1])
+            out[f"{name}_{'held_out' if held else 'train'}_word"].append(scores[name][i])
+    return out
+
+
 def run_task(engine: Engine, task: str, index: int, settings: dict, prompted: bool = True) -> dict[str, list[float]]:
     """One case's scores; `prompted` False leaves the prompt out where it is optional (not t2v, stylize)."""
     seed = EVAL_SEED_START + index
@@ -109,6 +125,8 @@ def run_task(engine: Engine, task: str, index: int, settings: dict, prompted: bo
         for k, v in scores.items():
             out[k] += v
             out[f"{group}_object_{k}"] += v
+        for k, v in word_split(clip.caption, clip.scene, scores).items():
+            out[k] += v
     elif task == "image_to_video":
         result = engine.generate(task, image=clip.video[0], prompt=caption, seed=index, with_audio=False,
                                  **settings)

@@ -36,7 +36,7 @@ import gradio as gr
 import numpy as np
 
 from engine.media import MediaError
-from engine.pipeline import DEFAULT_GUIDANCE, ENGINE_TASKS, GenerationInputError, Result
+from engine.pipeline import ENGINE_TASKS, GUIDANCE_BY_DECODING, GenerationInputError, Result
 from ui import validation as check
 from ui.outputs import write_clip
 from ui.preview import PREVIEW, streaming
@@ -48,6 +48,7 @@ warnings.filterwarnings("ignore", message="Examples will be cached but not all i
 
 DECODINGS = ("autoregressive", "masked")
 DEFAULT_DECODING = DECODINGS[0]
+DEFAULT_GUIDANCE = GUIDANCE_BY_DECODING[DEFAULT_DECODING]  # the slider's start; it follows the decoding mode
 MAX_TEMPERATURE, MAX_GUIDANCE, MAX_TOP_K, MAX_STEPS = 2.0, 10.0, 100_000, 64
 DEFAULT_STEPS = 12
 NO_ENGINE = ("The generator is not loaded in this studio (its weights are missing), so only the World and "
@@ -127,7 +128,13 @@ def build_advanced(seed: int = 0) -> Advanced:
         with gr.Row():
             decoding = Radio(list(DECODINGS), value=DEFAULT_DECODING, label="Decoding")
             steps = Slider(1, MAX_STEPS, value=DEFAULT_STEPS, step=1, label="Steps (masked decoding)")
+    decoding.change(guidance_for, decoding, guidance, api_visibility="private", queue=False)
     return Advanced(seed_box, randomize, temperature, top_k, guidance, decoding, steps)
+
+
+def guidance_for(decoding: str) -> float:
+    """The guidance slider's value when the decoding mode changes: that mode's default scale."""
+    return GUIDANCE_BY_DECODING.get(decoding, DEFAULT_GUIDANCE)
 
 
 @dataclass

@@ -16,7 +16,7 @@ import gradio as gr
 import numpy as np
 import torch
 
-from engine.pipeline import model_version
+from engine.components import model_version
 from engine.training.data import tensor_to_video, video_to_tensor
 from engine.world import EVAL_SEED_START, sample
 from ui import validation as check

@@ -18,7 +18,14 @@ import torch
 
 from engine.audio_tokenizer import AudioTokenizer, AudioTokenizerConfig
 from engine.masks import box_mask, pixel_to_token_mask
-from engine.pipeline import CLIP_SAMPLES, END_FRAMES, Engine, GenerationInputError, PromptTooLongError
+from engine.pipeline import (
+    CLIP_SAMPLES,
+    END_FRAMES,
+    GUIDANCE_BY_DECODING,
+    Engine,
+    GenerationInputError,
+    PromptTooLongError,
+)
 from engine.text_encoder import TextEmbedding, TextTooLongError
 from engine.transformer import MASK_INDEX, Transformer, TransformerConfig
 from engine.video_tokenizer import VideoTokenizer, VideoTokenizerConfig
@@ -199,6 +206,21 @@ def test_guidance_and_greedy_settings_are_recorded(engine):
     assert settings["guidance_used"] is False and settings["guidance_scale"] == 2.0  # no prompt: no guidance
 
 
+def test_the_default_guidance_follows_the_decoding_mode(engine):
+    def used(**kwargs):
+        result = engine.generate("text_to_image", prompt="a red ball", seed=1, with_audio=False, **kwargs)
+        return result.info["settings"]
+
+    assert used()["guidance_scale"] == GUIDANCE_BY_DECODING["autoregressive"] == 2.0
+    masked = used(decoding="masked", steps=2)
+    assert masked["guidance_scale"] == GUIDANCE_BY_DECODING["masked"] == 3.0 and masked["guidance_used"]
+    assert used(decoding="masked", steps=2, guidance_scale=1.5)["guidance_scale"] == 1.5  # a given scale wins
+    assert used(guidance_scale=None)["guidance_used"] is False
+    for bad in ("auto", "3"):
+        with pytest.raises(GenerationInputError, match="guidance_scale"):
+            used(guidance_scale=bad)
+
+
 def test_cli_writes_mp4_and_json(tmp_path, engine):
     from engine.__main__ import main
     from engine.media import read_video, write_mp4
@@ -308,6 +330,7 @@ def test_cli_masked_decoding_and_interpolate(tmp_path, engine, clip):
     info = json.loads(out.with_suffix(".json").read_text())
     assert info["task"] == "interpolate" and info["settings"]["decoding"] == "masked"
     assert info["settings"]["steps"] == 3 and info["forward_passes"] == 3 and info["inputs"]["last_image"]
+    assert info["settings"]["guidance_scale"] == GUIDANCE_BY_DECODING["masked"]  # the mode's default
     assert read_video(out).shape == (17, 64, 64, 3)
     with pytest.raises(SystemExit, match="--last-image"):
         main(["generate", "--task", "interpolate", "--image", str(first), "--out", str(out)], engine=engine)

@@ -46,6 +46,18 @@ def test_sampling_parses_and_randomizes():
         Sampling.parse(*SETTINGS[:-1], 0)
 
 
+def test_picking_a_decoding_mode_sets_its_guidance_scale():
+    with gr.Blocks() as page:
+        advanced = common.build_advanced()
+    assert advanced.guidance_scale.value == common.DEFAULT_GUIDANCE == 2.0
+    assert common.guidance_for("masked") == 3.0 and common.guidance_for("autoregressive") == 2.0
+    config = page.get_config_file()
+    decoding, guidance = advanced.decoding._id, advanced.guidance_scale._id
+    wired = [d for d in config["dependencies"]
+             if [t[0] for t in d["targets"]] == [decoding] and d["outputs"] == [guidance]]
+    assert len(wired) == 1 and wired[0]["queue"] is False
+
+
 def test_masked_decoding_is_refused_by_an_engine_without_it():
     class OldEngine:
         def generate(self, task, prompt=None, seed=0):
