@@ -99,8 +99,7 @@ from engine.weights import resolve_weights
 __all__ = [  # the request rules live in engine.requests; callers import them from here too
     "CLIP_FRAMES", "CLIP_SAMPLES", "DEFAULT_DECODING", "DEFAULT_GUIDANCE", "DEFAULT_STEPS", "DEFAULT_TEMPERATURE",
     "ENGINE_TASKS", "FPS", "GUIDANCE_BY_DECODING", "MAX_CLIPS", "MAX_STEPS", "SAMPLE_RATE", "SIZE", "TASK_INPUTS",
-    "Engine",
-    "GenerationInputError", "PromptTooLongError", "Result",
+    "Engine", "GenerationInputError", "PromptTooLongError", "Result",
 ]
 
 END_FRAMES = 2  # interpolate: how many of the clip's last pixel frames are the given last frame
@@ -250,11 +249,12 @@ class Engine:
 
         temperature 0 is greedy; top_k / top_p None turn those filters off; guidance_scale None or 1
         turns classifier-free guidance off, and its default is the decoding mode's scale
-        (GUIDANCE_BY_DECODING) for every stage of the request. progress(done, total) is called with token counts over
-        all stages of the request. num_clips > 1 chains clips (extend only). decoding "masked" runs
-        every stage with the MaskGIT decoder in `steps` passes; preview(frames uint8 (T, 64, 64, 3))
-        then gets the video being generated after each step, unfinished tokens at their current best
-        guesses (the autoregressive decoder has no whole-clip guess, so it never calls preview).
+        (GUIDANCE_BY_DECODING) for every stage of the request. progress(done, total) is called with
+        token counts over all stages of the request. num_clips > 1 chains clips (extend only).
+        decoding "masked" runs the video stages with the MaskGIT decoder in `steps` passes;
+        preview(frames uint8 (T, 64, 64, 3)) then gets the video being generated after each step,
+        unfinished tokens at their current best guesses (the autoregressive decoder has no
+        whole-clip guess, so it never calls preview).
         """
         start = time.perf_counter()
         request = validate_request(self.text_encoder, task, prompt, image, video, mask, audio, seed, temperature,
