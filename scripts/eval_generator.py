@@ -171,8 +171,7 @@ def run_task(engine: Engine, task: str, index: int, settings: dict, prompted: bo
                                  **settings)
         reading = judge_video(result.video)
         truths = target.scene.objects
-        cost = np.array([[track_error(t.trajectory, r.track) for r in reading.objects] for t in truths])
-        pairs = hungarian(cost.reshape(len(truths), len(reading.objects)))
+        cost, pairs = match_tracks(reading, truths)
         for i, t in enumerate(truths):
             out["trajectory_error_px"].append(float(cost[i, pairs[i]]) if i in pairs else 64.0)
             out["colour"].append(float(i in pairs and reading.objects[pairs[i]].colour == t.colour))
@@ -206,27 +205,33 @@ def run_task(engine: Engine, task: str, index: int, settings: dict, prompted: bo
         result = engine.generate(task, video=ends, prompt=caption, seed=index, with_audio=False, **settings)
         out["first_frame_psnr"].append(psnr(result.video[0], ends[0]))
         out["last_frame_psnr"].append(psnr(result.video[-1], ends[1]))
-        out["path_error_px"] += trajectory_errors(result.video, clip.scene.objects)
-        out["end_jump_px"] += end_jumps(result.video)
+        reading = judge_video(result.video)
+        out["path_error_px"] += trajectory_errors(reading, clip.scene.objects)
+        out["end_jump_px"] += end_jumps(reading)
     out["seconds"].append(result.info["timings"]["total"])
     return out
 
 
-def end_jumps(video: np.ndarray, last: int = 2) -> list[float]:
+def end_jumps(reading, last: int = 2) -> list[float]:
     """Per judged object, the largest |step into one of the `last` frames - median earlier step| in px."""
     jumps = []
-    for obj in judge_video(video).objects:
+    for obj in reading.objects:
         steps = np.hypot(*np.diff(obj.track, axis=0).T)  # (T - 1,)
         if np.isfinite(steps[-last:]).all() and np.isfinite(steps[:-last]).sum() > 3:
             jumps.append(float(np.max(np.abs(steps[-last:] - np.nanmedian(steps[:-last])))))
     return jumps
 
 
-def trajectory_errors(video: np.ndarray, truths) -> list[float]:
-    """Median centroid distance of each true object from its matched judged track (64 px when missed)."""
-    reading = judge_video(video)
+def match_tracks(reading, truths) -> tuple[np.ndarray, dict[int, int]]:
+    """Judged tracks matched to the true trajectories -> (cost (truths, judged) in px, truth -> judged)."""
     cost = np.array([[track_error(t.trajectory, r.track) for r in reading.objects] for t in truths])
-    pairs = hungarian(cost.reshape(len(truths), len(reading.objects)))
+    cost = cost.reshape(len(truths), len(reading.objects))
+    return cost, hungarian(cost)
+
+
+def trajectory_errors(reading, truths) -> list[float]:
+    """Median centroid distance of each true object from its matched judged track (64 px when missed)."""
+    cost, pairs = match_tracks(reading, truths)
     return [float(cost[i, pairs[i]]) if i in pairs else 64.0 for i in range(len(truths))]
 
 
