@@ -59,6 +59,8 @@ def _generate(args: argparse.Namespace, engine=None) -> None:
             engine = Engine.from_pretrained(args.weights, device=args.device)
         except (FileNotFoundError, ValueError) as error:  # missing or mismatched weights
             raise SystemExit(f"error: cannot load the weights: {error}") from None
+    if args.fit_steps is not None:
+        engine.fit_steps = args.fit_steps
 
     guidance = DEFAULT_GUIDANCE if args.guidance_scale is None else args.guidance_scale or None  # 0: off
     shown = [-1]
@@ -141,6 +143,8 @@ def main(argv: list[str] | None = None, engine=None) -> None:
     gen.add_argument("--decoding", choices=DECODINGS, default=DEFAULT_DECODING,
                      help="autoregressive: one token per pass (KV cache); masked: MaskGIT, --steps passes")
     gen.add_argument("--steps", type=int, default=DEFAULT_STEPS, help=f"masked decoding steps (1..{MAX_STEPS})")
+    gen.add_argument("--fit-steps", type=int, default=None,
+                     help="inpaint, outpaint, interpolate: steps fitting the kept pixels (default 40, 0: off)")
     gen.add_argument("--no-audio", action="store_true", help="skip generating the clip's sound")
     gen.add_argument("--weights", default=None, help="weights folder or Hub id (default: the shipped weights/)")
     gen.add_argument("--device", default=None)
@@ -151,6 +155,8 @@ def main(argv: list[str] | None = None, engine=None) -> None:
     args = parser.parse_args(argv)
     if args.command == "world" and not 0 <= args.seed < EVAL_SEED_START:
         parser.error(f"--seed must be in [0, {EVAL_SEED_START})")
+    if args.command == "generate" and args.fit_steps is not None and args.fit_steps < 0:
+        parser.error("--fit-steps must be 0 (off) or more")
     args.run(args)
 
 

@@ -44,8 +44,13 @@ Decisions this file makes (see also engine/masks.py and engine/structure.py):
   video; the output's first latent frame is the first frame (forced, as in image_to_video). The
   last latent frame covers pixel frames 13-16, so it cannot be forced: once generated, it is encoded
   again from the decoded frames 13-14 and the given last frame twice (`END_FRAMES`, which renders
-  better than once). The clip ends on the given frame, and a model that steered elsewhere shows as
-  a jump there; the object rests for the last frame.
+  better than once), then fitted to it (below). The clip ends on the given frame, and a model that
+  steered elsewhere shows as a jump there; the object rests for the last frame.
+- Fitting the pixels to keep (`fit_steps`, engine/video_tokenizer/fit.py): generated tokens also
+  shape the decoded pixels next to them, so inpaint and outpaint (the known region) and interpolate
+  (the last frame) end with 80 steps of decoder inversion that re-choose the generated tokens'
+  bits to match the pixels to keep, holding the rest near its first decode. The known tokens stay
+  exact. `engine.fit_steps = 0` turns it off; the settings JSON records it.
 - Decoding: `decoding="autoregressive"` (the default; KV cache, one pass per token) or `"masked"`
   (MaskGIT over the same backbone run bidirectionally, `steps` passes per stage, 12 by default)
   for the video stages; the sound stays autoregressive (masked training covers video outputs
@@ -94,6 +99,7 @@ from engine.structure import control_video
 from engine.tasks import Sequence, build_sequence, get_task
 from engine.training.data import tensor_to_video, video_to_tensor
 from engine.transformer import MASK_INDEX, Transformer
+from engine.video_tokenizer.fit import FIT_STEPS, fit_tokens
 from engine.weights import resolve_weights
 
 __all__ = [  # the request rules live in engine.requests; callers import them from here too
@@ -103,6 +109,7 @@ __all__ = [  # the request rules live in engine.requests; callers import them fr
 ]
 
 END_FRAMES = 2  # interpolate: how many of the clip's last pixel frames are the given last frame
+FITTED_TASKS = ("inpaint", "outpaint", "interpolate")  # the tasks whose kept pixels are fitted
 
 
 def _decoder_name(decoder: Any) -> str:
@@ -140,6 +147,7 @@ class Engine:
         self.steps_per_clip = (CLIP_FRAMES - 1) // self.step_frames
         self.audio_latent = tuple(audio_tokenizer.latent_shape(CLIP_SAMPLES))
         self.text_len = int(text_encoder.config.max_tokens)
+        self.fit_steps = FIT_STEPS  # decoder-inversion steps for the pixels to keep (0: off)
         self.model_versions = {name: model_version(getattr(self, name))
                                for name in ("video_tokenizer", "audio_tokenizer", "transformer", "text_encoder")}
         self._lock = threading.Lock()  # the transformer's KV cache is per model: one request at a time
@@ -276,7 +284,8 @@ class Engine:
             "settings": {"temperature": r.temperature, "top_k": r.top_k, "top_p": r.top_p,
                          "guidance_scale": r.guidance_scale, "guidance_used": run.guidance is not None,
                          "num_clips": r.num_clips, "with_audio": r.with_audio, "mask_preset": r.mask_preset,
-                         "decoding": r.decoding, "steps": r.steps if r.decoding == "masked" else None},
+                         "decoding": r.decoding, "steps": r.steps if r.decoding == "masked" else None,
+                         "fit_steps": self.fit_steps if r.task in FITTED_TASKS else None},
             "models": self.versions(),
             "device": describe_device(self.device),
             "frames": int(video.shape[0]),
@@ -351,14 +360,28 @@ class Engine:
         return self._finish_clip(run, self._end_on(run, tokens, run.request.video[-1]))
 
     def _end_on(self, run: Run, tokens: torch.Tensor, last: np.ndarray) -> torch.Tensor:
-        """tokens (t, h, w) of a clip -> the same with the last latent frame re-encoded so that the
-        clip's last `END_FRAMES` pixel frames are `last` (64, 64, 3); see Interpolate above."""
+        """tokens (t, h, w) of a clip -> the same with the last latent frame re-encoded, then fitted,
+        so that the clip's last `END_FRAMES` pixel frames are `last` (64, 64, 3); see Interpolate above."""
         with run.timer("decode"):
             video = self.decode_video(tokens)
         video[-END_FRAMES:] = last
         with run.timer("encode"):
             end = self.encode_video(video)[-1:]  # (1, h, w)
-        return torch.cat([tokens[:-1], end])
+        tokens = torch.cat([tokens[:-1], end])
+        free = torch.zeros(tokens.shape, dtype=torch.bool)
+        free[-1] = True
+        known = np.zeros(video.shape[:3], dtype=bool)
+        known[-END_FRAMES:] = True
+        return self._fit(run, tokens, free, video, known)
+
+    def _fit(self, run: Run, tokens: torch.Tensor, free: torch.Tensor, target: np.ndarray,
+             known: np.ndarray) -> torch.Tensor:
+        """`fit_tokens` on uint8 target (T, 64, 64, 3) and bool known (T, 64, 64), `fit_steps` steps."""
+        if self.fit_steps <= 0:
+            return tokens
+        with run.timer("fit"):
+            return fit_tokens(self.video_tokenizer, tokens, free, video_to_tensor(target),
+                              torch.from_numpy(np.ascontiguousarray(known)), steps=self.fit_steps)
 
     def _task_unconditional(self, run: Run) -> tuple[np.ndarray, np.ndarray | None]:
         return self._finish_clip(run, run.sample(self._seq("unconditional", self.clip_latent)))
@@ -394,7 +417,7 @@ class Engine:
         hidden = source.masked_fill(token_mask, MASK_INDEX)
         run.tokens["source"], run.tokens["token_mask"] = source, token_mask
         seq = self._seq(r.task, tuple(source.shape), input_video=hidden, output=hidden, known=~token_mask)
-        tokens = run.sample(seq)
+        tokens = self._fit(run, run.sample(seq), token_mask, r.video, ~r.mask)
         if r.video.shape[0] == 1:
             run.tokens["video"] = tokens
             with run.timer("decode"):

@@ -2,7 +2,7 @@
 
     python scripts/eval_generator.py --weights weights --n 200 [--tasks text_to_video,stylize] \
         [--out runs/eval_generator.json] [--guidance-scale 2] [--temperature 1] \
-        [--decoding masked --steps 12] [--no-prompt]
+        [--decoding masked --steps 12] [--no-prompt] [--fit-steps 0]
 
 Inputs come from eval-split world clips (held-out seeds and caption phrasings, never trained on).
 Per task (see issue 5):
@@ -266,15 +266,19 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--no-prompt", action="store_true",
                    help="leave the prompt out where it is optional (image_to_video, inpaint, outpaint, interpolate)")
     p.add_argument("--float-decoding", action="store_true", help="float32 decode steps (default: the Engine's)")
+    p.add_argument("--fit-steps", type=int, default=None,
+                   help="decoder-inversion steps for the kept pixels (default: the Engine's; 0 turns it off)")
     p.add_argument("--out", type=Path, default=None)
     args = p.parse_args(argv)
     engine = Engine.from_pretrained(args.weights, int8_decoding=False if args.float_decoding else None)
+    if args.fit_steps is not None:
+        engine.fit_steps = args.fit_steps
     settings = {k: v for k, v in {"temperature": args.temperature, "top_k": args.top_k, "top_p": args.top_p,
                                   "decoding": args.decoding, "steps": args.steps}.items() if v is not None}
     if args.guidance_scale is not None:
         settings["guidance_scale"] = args.guidance_scale or None
-    report = {"settings": settings, "prompted": not args.no_prompt, "n": args.n, "first": args.first,
-              "models": engine.versions(), "tasks": {}}
+    report = {"settings": settings, "fit_steps": engine.fit_steps, "prompted": not args.no_prompt, "n": args.n,
+              "first": args.first, "models": engine.versions(), "tasks": {}}
     for task in args.tasks.split(","):
         start, values = time.perf_counter(), defaultdict(list)
         for index in range(args.first, args.first + args.n):
