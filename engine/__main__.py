@@ -118,6 +118,7 @@ def main(argv: list[str] | None = None, engine=None) -> None:
         MAX_STEPS,
     )
     from engine.tasks import DECODINGS
+    from engine.video_tokenizer.fit import FIT_STEPS
 
     gen = commands.add_parser("generate", help="run a task with the generator and write an MP4 + JSON")
     gen.add_argument("--task", choices=ENGINE_TASKS, required=True)
@@ -144,7 +145,7 @@ def main(argv: list[str] | None = None, engine=None) -> None:
                      help="autoregressive: one token per pass (KV cache); masked: MaskGIT, --steps passes")
     gen.add_argument("--steps", type=int, default=DEFAULT_STEPS, help=f"masked decoding steps (1..{MAX_STEPS})")
     gen.add_argument("--fit-steps", type=int, default=None,
-                     help="inpaint, outpaint, interpolate: steps fitting the kept pixels (default 40, 0: off)")
+                     help=f"inpaint, outpaint, interpolate: steps fitting the kept pixels ({FIT_STEPS}; 0: off)")
     gen.add_argument("--no-audio", action="store_true", help="skip generating the clip's sound")
     gen.add_argument("--weights", default=None, help="weights folder or Hub id (default: the shipped weights/)")
     gen.add_argument("--device", default=None)
