@@ -61,7 +61,6 @@ Decisions this file makes (see also engine/masks.py and engine/structure.py):
 
 from __future__ import annotations
 
-import math
 import threading
 import time
 from collections.abc import Callable
@@ -91,7 +90,6 @@ from engine.requests import (
     TASK_INPUTS,
     GenerationInputError,
     PromptTooLongError,
-    Request,
     validate_request,
 )
 from engine.run import Result, Run
@@ -306,28 +304,6 @@ class Engine:
             "decode_step": self.transformer.decode_step,
             "weights": self.source,
         }
-
-    # ---- planning: how many tokens each request decodes (for the progress bar) ---------------------
-    def _plan(self, r: Request) -> int:
-        V, IMG, W = (math.prod(s) for s in (self.clip_latent, self.image_latent, self.window_latent))
-        A = math.prod(self.audio_latent)
-        sound = A if r.with_audio else 0
-        if r.task == "text_to_image":
-            return IMG
-        if r.task in ("text_to_video", "image_to_video", "interpolate", "stylize", "unconditional"):
-            return V + sound
-        if r.task in ("inpaint", "outpaint"):
-            return (V + sound) if r.video.shape[0] == CLIP_FRAMES else IMG
-        if r.task == "video_to_audio":
-            return A
-        if r.task == "audio_to_video":
-            return V
-        # extend
-        first = 0 if r.video is not None else V
-        steps = self.steps_per_clip * (r.num_clips if r.video is not None else r.num_clips - 1)
-        frames = (r.video.shape[0] - 1 if r.video is not None else 0) + 16 * r.num_clips + 1
-        windows = (frames - 1) // (CLIP_FRAMES - 1)
-        return first + steps * W + (windows * A if r.with_audio else 0)
 
     # ---- tasks ----------------------------------------------------------------------------------
     def _task_text_to_video(self, run: Run) -> tuple[np.ndarray, np.ndarray | None]:

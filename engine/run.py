@@ -1,11 +1,12 @@
 """One request in flight (`Run`: its generator, prompt embedding, progress tally, timings, forward
 passes) and what it returns (`Result`). The Engine's task methods drive a `Run`; `Run.sample` is the
 one place a sequence meets the decoders, so the settings, the progress offsets across stages and
-the masked decoder's preview are wired once.
+the masked decoder's preview are wired once; `planned_tokens` is the progress bar's total.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from engine.requests import Request
+from engine.requests import CLIP_FRAMES, Request
 from engine.tasks import Sequence
 from engine.tasks import generate as generate_tokens
 
@@ -52,7 +53,7 @@ class Run:
         self.extras: dict[str, np.ndarray] = {}
         self.seams: list[int] = []
         self.forward_passes: dict[str, int] = {}  # per stage
-        self.total = engine._plan(request)
+        self.total = planned_tokens(engine, request)
         self.done = 0
         self.text = self.text_mask = None
         if request.prompt is not None:
@@ -108,3 +109,26 @@ class Run:
             preview(frames)
 
         return hook
+
+
+def planned_tokens(engine: Engine, r: Request) -> int:
+    """How many tokens request `r` decodes in all stages: the progress bar's total."""
+    V, IMG, W = (math.prod(s) for s in (engine.clip_latent, engine.image_latent, engine.window_latent))
+    A = math.prod(engine.audio_latent)
+    sound = A if r.with_audio else 0
+    if r.task == "text_to_image":
+        return IMG
+    if r.task in ("text_to_video", "image_to_video", "interpolate", "stylize", "unconditional"):
+        return V + sound
+    if r.task in ("inpaint", "outpaint"):
+        return (V + sound) if r.video.shape[0] == CLIP_FRAMES else IMG
+    if r.task == "video_to_audio":
+        return A
+    if r.task == "audio_to_video":
+        return V
+    # extend
+    first = 0 if r.video is not None else V
+    steps = engine.steps_per_clip * (r.num_clips if r.video is not None else r.num_clips - 1)
+    frames = (r.video.shape[0] - 1 if r.video is not None else 0) + 16 * r.num_clips + 1
+    windows = (frames - 1) // (CLIP_FRAMES - 1)
+    return first + steps * W + (windows * A if r.with_audio else 0)
