@@ -21,7 +21,7 @@ import torch
 
 from engine.video_tokenizer.model import VideoTokenizer
 
-FIT_STEPS = 80  # ~1.6 s for a 17-frame clip on 2 CPU threads
+FIT_STEPS = 80  # 1.6-2.1 s for a 17-frame clip on 2 CPU threads
 FIT_LR = 0.05
 FIT_HOLD = 0.3  # weight of "stay near the first decode" on unknown pixels, against 1 on known ones
 
