@@ -60,7 +60,7 @@ def _fit(tokenizer: VideoTokenizer, tokens: torch.Tensor, free: torch.Tensor, ta
     optimizer = torch.optim.Adam([logits], lr=lr)
     best, best_loss = codes, float("inf")
     for _ in range(steps):
-        hard = torch.where(logits > 0, 1.0, -1.0).to(codes)
+        hard = torch.where(logits > 0, 1.0, -1.0)  # logits share codes' dtype and device
         trial = codes * (1 - free_f) + (hard + logits - logits.detach()) * free_f  # straight-through
         loss = (weight * (tokenizer.decoder(trial) - goal) ** 2).sum() / weight.sum() / 3
         if loss.item() < best_loss:

@@ -79,16 +79,6 @@ def tiny_components(seed: int = 0):
     return video.eval(), audio.eval(), text, Transformer(config).eval()
 
 
-@pytest.fixture(scope="module")
-def engine() -> Engine:
-    return Engine(*tiny_components())
-
-
-@pytest.fixture(scope="module")
-def clip():
-    return sample(5)
-
-
 def test_every_task_runs_and_returns_the_right_shapes(engine, clip):
     image = clip.video[0]
     cases = {
@@ -443,4 +433,3 @@ def test_bench_decoding_script_compares_both_decoders(engine, tmp_path, monkeypa
     assert report["speed"]["autoregressive"]["forward_passes_video"] == math.prod(engine.clip_latent)
     assert set(report["quality"]["masked-3"]) >= {"colour", "all_right"}
     assert "| masked | 3 | 3 |" in capsys.readouterr().out
-

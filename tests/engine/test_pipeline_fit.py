@@ -6,21 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from engine.pipeline import END_FRAMES, Engine
+from engine.pipeline import END_FRAMES
 from engine.training.data import video_to_tensor
 from engine.video_tokenizer.fit import FIT_STEPS
-from engine.world import sample
-from tests.engine.test_pipeline import tiny_components
-
-
-@pytest.fixture(scope="module")
-def engine() -> Engine:
-    return Engine(*tiny_components())
-
-
-@pytest.fixture(scope="module")
-def clip():
-    return sample(5)
 
 
 def _known_error(engine, tokens, video, known):
