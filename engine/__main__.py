@@ -68,7 +68,7 @@ def _generate(args: argparse.Namespace, engine=None) -> None:
     def progress(done: int, total: int) -> None:  # a line per 5 %
         if args.progress and (step := done * 20 // max(total, 1)) != shown[0]:
             shown[0] = step
-            print(f"{done}/{total} tokens", flush=True)
+            print(f"{done}/{total} steps", flush=True)
 
     try:
         result = engine.generate(args.task, prompt=args.prompt, image=image, video=video, mask=mask, audio=audio,

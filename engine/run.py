@@ -1,7 +1,8 @@
 """One request in flight (`Run`: its generator, prompt embedding, progress tally, timings, forward
 passes) and what it returns (`Result`). The Engine's task methods drive a `Run`; `Run.sample` is the
 one place a sequence meets the decoders, so the settings, the progress offsets across stages and
-the masked decoder's preview are wired once; `planned_tokens` is the progress bar's total.
+the masked decoder's preview are wired once; `Run.info` is the result's record of the request;
+`planned_steps` is the progress bar's total.
 """
 
 from __future__ import annotations
@@ -16,9 +17,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from engine.device import describe_device
 from engine.requests import CLIP_FRAMES, Request
 from engine.tasks import Sequence
 from engine.tasks import generate as generate_tokens
+
+FITTED_TASKS = ("inpaint", "outpaint", "interpolate")  # the tasks whose kept pixels are fitted (Engine._fit)
 
 if TYPE_CHECKING:
     from engine.pipeline import Engine
@@ -43,7 +47,11 @@ class Result:
 
 
 class Run:
-    """One request in flight: its generator, prompt embedding, progress tally and timings."""
+    """One request in flight: its generator, prompt embedding, progress tally and timings.
+
+    Progress counts steps: one per decoded token (`done`) and one per step of the kept-pixel fit
+    (`fitted`), so the bar also moves while the fit runs (most of an inpaint's time on a CPU).
+    """
 
     def __init__(self, engine: Engine, request: Request) -> None:
         self.engine, self.request = engine, request
@@ -53,8 +61,8 @@ class Run:
         self.extras: dict[str, np.ndarray] = {}
         self.seams: list[int] = []
         self.forward_passes: dict[str, int] = {}  # per stage
-        self.total = planned_tokens(engine, request)
-        self.done = 0
+        self.total = planned_steps(engine, request)
+        self.done = self.fitted = 0
         self.text = self.text_mask = None
         if request.prompt is not None:
             with self.timer("text"):
@@ -78,8 +86,7 @@ class Run:
         offset = self.done
 
         def hook(done: int, total: int) -> None:
-            if r.progress is not None:
-                r.progress(offset + done, self.total)
+            self.report(offset + done + self.fitted)
 
         with self.timer(stage):
             tokens, passes = generate_tokens(
@@ -97,6 +104,41 @@ class Run:
         trainer teaches masked decoding on video outputs only."""
         return self.request.decoding if seq.modality == "video" else "autoregressive"
 
+    def report(self, steps: int) -> None:
+        """Pass `steps` done of `total` on to the request's progress callback, if any."""
+        if self.request.progress is not None:
+            self.request.progress(steps, self.total)
+
+    def fit_progress(self) -> Callable[[int], None]:
+        """on_step for the kept-pixel fit; `fit_done` after it counts its planned steps (a fit with
+        nothing to change stops early)."""
+        start = self.done + self.fitted
+        return lambda step: self.report(start + step)
+
+    def fit_done(self, planned: int) -> None:
+        self.fitted += planned
+        self.report(self.done + self.fitted)
+
+    def info(self, video: np.ndarray) -> dict[str, Any]:
+        """The request's settings, the models, the device and what it took: `Result.info`."""
+        r, engine = self.request, self.engine
+        return {
+            "task": r.task, "seed": r.seed, "prompt": r.prompt,
+            "settings": {"temperature": r.temperature, "top_k": r.top_k, "top_p": r.top_p,
+                         "guidance_scale": r.guidance_scale, "guidance_used": self.guidance is not None,
+                         "num_clips": r.num_clips, "with_audio": r.with_audio, "mask_preset": r.mask_preset,
+                         "decoding": r.decoding, "steps": r.steps if r.decoding == "masked" else None,
+                         "fit_steps": engine.fit_steps if r.task in FITTED_TASKS else None},
+            "models": engine.versions(),
+            "device": describe_device(engine.device),
+            "frames": int(video.shape[0]),
+            "tokens_generated": self.done,
+            "forward_passes": sum(self.forward_passes.values()),
+            "forward_passes_by_stage": dict(self.forward_passes),
+            "seams": self.seams,
+            "timings": {k: round(v, 4) for k, v in self.timings.items()},
+        }
+
     def _preview_hook(self, seq: Sequence) -> Callable[[int, torch.Tensor], None] | None:
         """on_step for the masked decoder: decode the current guesses of a video output for `preview`."""
         preview = self.request.preview
@@ -111,8 +153,14 @@ class Run:
         return hook
 
 
+def planned_steps(engine: Engine, r: Request) -> int:
+    """The progress bar's total for request `r`: the tokens it decodes plus its fit's steps."""
+    fit = engine.fit_steps if r.task in FITTED_TASKS and engine.fit_steps > 0 else 0
+    return planned_tokens(engine, r) + fit
+
+
 def planned_tokens(engine: Engine, r: Request) -> int:
-    """How many tokens request `r` decodes in all stages: the progress bar's total."""
+    """How many tokens request `r` decodes in all stages."""
     V, IMG, W = (math.prod(s) for s in (engine.clip_latent, engine.image_latent, engine.window_latent))
     A = math.prod(engine.audio_latent)
     sound = A if r.with_audio else 0

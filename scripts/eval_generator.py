@@ -269,11 +269,13 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--no-prompt", action="store_true",
                    help="leave the prompt out where it is optional (image_to_video, inpaint, outpaint, interpolate)")
     p.add_argument("--float-decoding", action="store_true", help="float32 decode steps (default: the Engine's)")
+    p.add_argument("--float-passes", action="store_true", help="float32 masked passes (default: the Engine's)")
     p.add_argument("--fit-steps", type=int, default=None,
                    help="decoder-inversion steps for the kept pixels (default: the Engine's; 0 turns it off)")
     p.add_argument("--out", type=Path, default=None)
     args = p.parse_args(argv)
-    engine = Engine.from_pretrained(args.weights, int8_decoding=False if args.float_decoding else None)
+    engine = Engine.from_pretrained(args.weights, int8_decoding=False if args.float_decoding else None,
+                                    bf16_passes=False if args.float_passes else None)
     if args.fit_steps is not None:
         engine.fit_steps = args.fit_steps
     settings = {k: v for k, v in {"temperature": args.temperature, "top_k": args.top_k, "top_p": args.top_p,

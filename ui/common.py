@@ -187,8 +187,9 @@ PROGRESS_EVERY_S = 0.2  # see progress_callback
 
 def progress_callback(progress: gr.Progress | None) -> Callable[[int, int], None] | None:
     """The engine's progress(done, total), passed on to the page at most every PROGRESS_EVERY_S seconds
-    (and at the end). The engine reports every decoded token, ~750 a clip, and each update is a
-    message to every client listening; a bar needs a few a second, and the 2 cores are decoding."""
+    (and at the end). The engine reports every step (a decoded token, ~750 a clip, or a step of the
+    kept-pixel fit), and each update is a message to every client listening; a bar needs a few a
+    second, and the 2 cores are decoding."""
     if progress is None:
         return None
     last = -math.inf
@@ -199,7 +200,7 @@ def progress_callback(progress: gr.Progress | None) -> Callable[[int, int], None
         if done < total and now - last < PROGRESS_EVERY_S:
             return
         last = now
-        progress((done, total), desc="Generating tokens", unit="tokens")
+        progress((done, total), desc="Generating", unit="steps")
 
     return report
 

@@ -28,10 +28,11 @@ re-masking, and the step counts are checked against it in the tests, but it does
 What the adapters would leave of it is the schedule and the top-k re-masking: the loop below, with
 our own `logits` helpers, asks the model for the masked positions only and has no per-step sync.
 
-The model is any callable (ids (B', N), positions (B', n)) -> logits (B', n, V) at those output
-positions (the ones still masked); with classifier-free guidance it gets rows [cond (B), uncond (B)]
-as in the autoregressive decoder. Randomness comes only from the `torch.Generator`, so a seed
-reproduces bit for bit.
+The model is any callable (ids (B', N), positions (B', n), span) -> logits (B', n, W) at those output
+positions (the ones still masked), over the ids [lo, hi) of `span`, the union of the allowed ranges
+(W = hi - lo; None, without `allowed`: the whole vocabulary); with classifier-free guidance it gets
+rows [cond (B), uncond (B)] as in the autoregressive decoder. Randomness comes only from the
+`torch.Generator`, so a seed reproduces bit for bit.
 """
 
 from __future__ import annotations
@@ -45,7 +46,8 @@ from torch import Tensor
 from engine.sampling.autoregressive import Progress
 from engine.sampling.logits import cfg_combine, draw_from, logits_to_probs
 
-MaskedModel = Callable[[Tensor, Tensor], Tensor]  # ids (B', N), positions (B', n) -> logits (B', n, V)
+# ids (B', N), positions (B', n), id span [lo, hi) or None (all ids) -> logits (B', n, hi - lo) (or (B', n, V))
+MaskedModel = Callable[[Tensor, Tensor, tuple[int, int] | None], Tensor]
 OnStep = Callable[[int, Tensor], None]  # (step index, current best guesses (B, N))
 CHOICE_TEMPERATURE = 4.5  # MaskGIT's Gumbel scale for picking what to re-mask
 
@@ -72,27 +74,35 @@ def mask_schedule(num_unknown: int, steps: int) -> list[int]:
 class Ranges:
     """The allowed id range of every position: lo, hi (N,) and their union `span` [LO, HI).
 
-    Logits are cut to the span (the rest of the vocabulary costs nothing in the softmax); when the
-    positions' ranges differ (the audio levels), each is then cut to its own with -inf.
+    The model is asked for the span's logits only (the rest of the vocabulary costs nothing); when
+    the positions' ranges differ (the audio levels), each is then cut to its own with -inf. Without
+    `allowed` every position takes any id and the span is None: the model scores the whole vocabulary.
     """
 
-    def __init__(self, allowed: Tensor | None, num_tokens: int, vocab_size: int, device: torch.device) -> None:
+    def __init__(self, allowed: Tensor | None, device: torch.device) -> None:
+        self.span: tuple[int, int] | None = None
+        self.uniform = True
         if allowed is None:
-            allowed = torch.tensor([[0, vocab_size]]).expand(num_tokens, 2)
+            return
         pairs = {tuple(r) for r in allowed.tolist()}  # one host sync per request, none per step
-        if any(not 0 <= lo < hi <= vocab_size for lo, hi in pairs):
-            raise ValueError(f"id ranges must be non-empty and inside the vocabulary of {vocab_size}")
+        if any(not 0 <= lo < hi for lo, hi in pairs):
+            raise ValueError("id ranges must be non-empty and start at 0 or above")
         self.lo, self.hi = allowed.to(device).unbind(-1)  # (N,) each
         self.span = (min(lo for lo, _ in pairs), max(hi for _, hi in pairs))
         self.uniform = len(pairs) == 1
 
+    @property
+    def start(self) -> int:
+        return 0 if self.span is None else self.span[0]
+
     def restrict(self, logits: Tensor, pos: Tensor) -> Tensor:
-        """logits (B, n, V) of positions pos (B, n) -> (B, n, W) over the span, W = HI - LO."""
-        LO, HI = self.span
-        logits = logits[..., LO:HI]
+        """The model's logits (B, n, W) over the span, for positions pos (B, n) -> the same with -inf
+        outside each position's own range."""
+        if self.span is not None and logits.shape[-1] != self.span[1] - self.span[0]:
+            raise ValueError(f"the model gave {logits.shape[-1]} logits for the id span {self.span}")
         if self.uniform:
             return logits
-        ids = torch.arange(LO, HI, device=logits.device)  # (W,)
+        ids = torch.arange(*self.span, device=logits.device)  # (W,)
         outside = (ids < self.lo[pos][..., None]) | (ids >= self.hi[pos][..., None])  # (B, n, W)
         return logits.masked_fill(outside, float("-inf"))
 
@@ -158,20 +168,18 @@ def generate_masked(
     schedule = mask_schedule(num_unknown, steps)
     masked = (~known).expand(B, N).clone()  # (B, N): the positions still [MASK]
     current = tokens.masked_fill(masked, mask_id)
-    ranges, guided = None, cfg_scale is not None
+    ranges, guided = Ranges(allowed, tokens.device), cfg_scale is not None
     if not schedule and progress is not None:  # nothing to decode
         progress(N, N)
     for s, left in enumerate(schedule):
         count = schedule[s - 1] if s else num_unknown  # masked now, the same in every row
         pos = masked.byte().sort(dim=-1, descending=True, stable=True).indices[:, :count]  # (B, n) masked first
         logits = model(torch.cat((current, current)) if guided else current,
-                       torch.cat((pos, pos)) if guided else pos)  # (B', n, V)
+                       torch.cat((pos, pos)) if guided else pos, ranges.span)  # (B', n, W)
         if guided:
-            logits = cfg_combine(logits[:B], logits[B:], cfg_scale)  # (B, n, V)
-        if ranges is None:
-            ranges = Ranges(allowed, N, logits.shape[-1], tokens.device)
+            logits = cfg_combine(logits[:B], logits[B:], cfg_scale)  # (B, n, W)
         sampled, confidence = draw(ranges.restrict(logits, pos), generator, temperature, top_k, top_p)
-        sampled = sampled + ranges.span[0]  # (B, n) ids
+        sampled = sampled + ranges.start  # (B, n) ids
         guesses = current.scatter(-1, pos, sampled)  # committed and known tokens stay
         if on_step is not None:
             on_step(s, guesses)

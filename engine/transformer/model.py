@@ -132,6 +132,7 @@ class Transformer(Component):
         self.register_buffer("cache_valid", None, persistent=False)  # (B, max_len) bool once set up
         self.rope_table: Tensor | None = None  # (max_len, Dh/2, 2) once set up
         self._compiled_step: Callable[..., Tensor] | None = None  # see compile_decoding
+        self.bf16_passes = False  # masked decoding's passes under bf16 autocast (Engine: CPUs with native bf16)
         self.apply(self._init_weights)
         for name, p in self.named_parameters():  # GPT-2: scale the residual projections by depth
             if name.endswith(("attn.out.weight", "mlp.w2.weight")):
@@ -176,19 +177,28 @@ class Transformer(Component):
         uses once per token, so the other 4,000 head rows or the video head would cost time) and
         every logit outside the range is -inf.
         """
-        n, V = self.video_lo, self.config.vocab_size
+        V = self.config.vocab_size
         lo, hi = id_range or (0, V)
-        video, special, audio = n <= lo and hi <= self.video_hi, hi <= n, lo >= self.video_hi
-        if video or special or audio:  # one kind of id: compute only its head
-            out = h.new_full((*h.shape[:-1], V), float("-inf"))
-            if video:
-                out[..., n:self.video_hi] = self._video_logits(h)
-            else:  # rows of `head`, which holds every id but the video codes
-                shift = self.config.video_vocab if audio else 0
-                out[..., lo:hi] = linear(h, self.head.weight[lo - shift:hi - shift])
-            return out
+        if (lo, hi) == (0, V):
+            return self.span_logits(h, 0, V)
+        out = h.new_full((*h.shape[:-1], V), float("-inf"))
+        out[..., lo:hi] = self.span_logits(h, lo, hi)
+        return out
+
+    def span_logits(self, h: Tensor, lo: int, hi: int) -> Tensor:
+        """Hidden states (..., C) -> the logits of ids [lo, hi) only (..., hi - lo), computing only the
+        heads that range needs: the masked decoder scores a whole clip per pass, where writing the
+        other ~4,000 ids' logits (and -inf around them) cost as much as its sampling."""
+        n, V = self.video_lo, self.config.vocab_size
+        if not 0 <= lo < hi <= V:
+            raise ValueError(f"id range [{lo}, {hi}) is not inside the vocabulary of {V}")
+        if n <= lo and hi <= self.video_hi:  # video codes only
+            return self._video_logits(h)[..., lo - n:hi - n]
+        if hi <= n or lo >= self.video_hi:  # rows of `head`, which holds every id but the video codes
+            shift = self.config.video_vocab if lo >= self.video_hi else 0
+            return linear(h, self.head.weight[lo - shift:hi - shift])
         other = linear(h, self.head.weight)  # (..., num_special + audio ids)
-        return torch.cat((other[..., :n], self._video_logits(h), other[..., n:]), -1)
+        return torch.cat((other[..., :n], self._video_logits(h), other[..., n:]), -1)[..., lo:hi]
 
     def _video_logits(self, h: Tensor) -> Tensor:
         """(..., C) -> (..., video_vocab) joint logits of the video codes from the sub-token heads."""
@@ -324,9 +334,11 @@ class Transformer(Component):
 
     @property
     def decode_step(self) -> dict[str, Any]:
-        """How a decode step runs: its block weights and whether it is compiled."""
+        """How a decode step runs (its block weights, whether it is compiled) and the masked passes' dtype."""
         quantized = any(isinstance(m, Linear) and m.int8 is not None for m in self.blocks.modules())
-        return {"block_weights": "int8" if quantized else "float", "compiled": self._compiled_step is not None}
+        passes = "bf16 autocast" if self.bf16_passes else str(self.head.weight.dtype).removeprefix("torch.")
+        return {"block_weights": "int8" if quantized else "float", "compiled": self._compiled_step is not None,
+                "masked_passes": passes}
 
     def clear_caches(self) -> None:
         for block in self.blocks:

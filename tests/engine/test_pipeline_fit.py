@@ -46,6 +46,24 @@ def test_interpolate_fits_only_its_last_latent_frame_to_the_given_end(engine, cl
         _known_error(engine, plain.tokens["video"], target, known)
 
 
+def test_the_progress_bar_counts_the_fit_steps_after_the_tokens(engine, clip, monkeypatch):
+    monkeypatch.setattr(engine, "fit_steps", 5)
+    mask = np.zeros((17, 64, 64), dtype=bool)
+    mask[:, 16:40, 16:40] = True
+    ticks = []
+    result = engine.generate("inpaint", video=clip.video, mask=mask, seed=3, with_audio=False,
+                             progress=lambda done, total: ticks.append((done, total)))
+    tokens = result.info["tokens_generated"]
+    assert {total for _, total in ticks} == {tokens + 5}
+    assert sorted({done for done, _ in ticks})[-6:] == [tokens + i for i in range(6)]  # the fit's steps, one by one
+    assert ticks[-1] == (tokens + 5, tokens + 5)
+    assert all(a[0] <= b[0] for a, b in zip(ticks, ticks[1:], strict=False))
+    ticks.clear()
+    engine.generate("text_to_video", prompt="a red ball", seed=3, with_audio=False,
+                    progress=lambda done, total: ticks.append((done, total)))
+    assert ticks[-1][0] == ticks[-1][1]  # no fit planned, none counted
+
+
 def test_the_cli_sets_the_fit_steps_and_refuses_negative_ones(tmp_path, engine, clip, monkeypatch, capsys):
     from engine.__main__ import main
     from engine.media import write_png

@@ -17,12 +17,13 @@ class CanvasFake:
         self.batch = batch
         self.seen: list[torch.Tensor] = []
 
-    def __call__(self, ids: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+    def __call__(self, ids: torch.Tensor, positions: torch.Tensor, span: tuple[int, int] | None) -> torch.Tensor:
         assert positions.shape[0] == ids.shape[0] and bool((ids.gather(-1, positions) == MASK).all())
         self.seen.append(ids.clone())
         out = self.table[positions].clone()  # (B', n, V)
         out[: self.batch] += self.bias
-        return out
+        lo, hi = span or (0, V)
+        return out[..., lo:hi]  # (B', n, W) over the span (a span past V leaves fewer: refused)
 
 
 def known_and_values(batch: int = 1) -> tuple[torch.Tensor, torch.Tensor]:

@@ -207,5 +207,26 @@ def test_masked_decoding_reproduces_and_sees_the_canvas_bidirectionally():
     canvas = CanvasModel(model, seq, seq.ids[None], seq.grid[None], text[None])
     tokens, positions = seq.ids[None, seq.output], torch.tensor([[4, 0, 17]])
     full = model(seq.ids[None], None, text[None], None, seq.grid[None])  # (1, L, V), all bidirectional
-    torch.testing.assert_close(canvas(tokens, positions), full[:, seq.prefix_len + positions[0]])
-    assert canvas.calls == 1
+    torch.testing.assert_close(canvas(tokens, positions, None), full[:, seq.prefix_len + positions[0]])
+    lo, hi = VOCAB.video_range  # only the video head runs: the same logits there
+    torch.testing.assert_close(canvas(tokens, positions, (lo, hi)), full[:, seq.prefix_len + positions[0], lo:hi])
+    assert canvas.calls == 2
+
+
+def test_bf16_masked_passes_stay_close_to_float_and_still_reproduce():
+    model = tiny_model()
+    seq = build_sequence("text_to_video", VOCAB, output_shape=(2, 3, 3), text_len=TEXT_LEN)
+    text = torch.randn(TEXT_LEN, TEXT_DIM, generator=torch.Generator().manual_seed(5))
+    canvas = CanvasModel(model, seq, seq.ids[None], seq.grid[None], text[None])
+    tokens, positions = seq.ids[None, seq.output], torch.tensor([[4, 0, 17]])
+    full = canvas(tokens, positions, VOCAB.video_range)
+    model.bf16_passes = True
+    assert model.decode_step["masked_passes"] == "bf16 autocast"
+    half = canvas(tokens, positions, VOCAB.video_range)
+    assert half.dtype == torch.float32 and not torch.equal(half, full)  # the blocks did run in bf16
+    torch.testing.assert_close(half, full, atol=0.05 * float(full.abs().max()), rtol=0)
+
+    def run(seed: int) -> torch.Tensor:
+        return generate(model, seq, torch.Generator().manual_seed(seed), text=text, decoding="masked").tokens
+
+    assert torch.equal(run(3), run(3))

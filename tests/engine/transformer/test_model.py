@@ -120,7 +120,7 @@ def test_int8_decode_steps_stay_close_and_full_passes_keep_the_float_weights():
     ids, text, text_mask, grid = inputs(model)
     full, steps = model(ids, PREFIX, text, text_mask, grid), decode_steps(model)
     weights = {k: v.clone() for k, v in model.state_dict().items()}
-    assert model.decode_step == {"block_weights": "float", "compiled": False}
+    assert model.decode_step == {"block_weights": "float", "compiled": False, "masked_passes": "float32"}
     model.quantize_decoding()
     assert model.decode_step["block_weights"] == "int8"
     quantized = decode_steps(model)
@@ -138,7 +138,7 @@ def test_compiled_decode_steps_equal_the_eager_ones():
     model.quantize_decoding()  # as the Engine runs it on the CPU
     eager = decode_steps(model)
     model.compile_decoding()
-    assert model.decode_step == {"block_weights": "int8", "compiled": True}
+    assert model.decode_step == {"block_weights": "int8", "compiled": True, "masked_passes": "float32"}
     compiled = decode_steps(model)
     assert (compiled - eager).abs().max() < 1e-3 * eager.abs().max()
 
@@ -230,15 +230,18 @@ def test_logits_for_one_id_range_equal_the_full_ones_there_and_are_minus_inf_els
     h = torch.randn(3, 32)
     full = model.logits(h)
     audio_lo = vocab.audio_offset(1)
-    for lo, hi in (vocab.video_range, (audio_lo, audio_lo + 8), (0, vocab.video_range[0]), (0, vocab.size)):
+    straddling = (vocab.video_range[0] - 2, vocab.video_range[0] + 2)  # two kinds of id
+    for lo, hi in (vocab.video_range, (audio_lo, audio_lo + 8), (0, vocab.video_range[0]), (0, vocab.size),
+                   straddling, (vocab.video_range[0] + 3, vocab.video_range[0] + 9)):
         part = model.logits(h, (lo, hi))
         assert part.shape == full.shape
         torch.testing.assert_close(part[:, lo:hi], full[:, lo:hi])
+        torch.testing.assert_close(model.span_logits(h, lo, hi), full[:, lo:hi])  # the range alone
         outside = torch.ones(vocab.size, dtype=torch.bool)
         outside[lo:hi] = False
         assert torch.isneginf(part[:, outside]).all()
-    straddling = (vocab.video_range[0] - 2, vocab.video_range[0] + 2)  # two kinds of id: the full logits
-    torch.testing.assert_close(model.logits(h, straddling), full)
+    with pytest.raises(ValueError, match="vocabulary"):
+        model.span_logits(h, 0, vocab.size + 1)
 
 
 def test_cached_decoding_with_an_id_range_matches_the_full_forward_in_that_range():

@@ -31,12 +31,22 @@ def test_only_free_tokens_change_and_known_pixels_get_closer(tiny_model, case):
     assert _error(tiny_model, fitted, target, known) < _error(tiny_model, start, target, known)
 
 
+def test_a_bf16_fit_also_keeps_the_known_tokens_and_gets_closer(tiny_model, case):
+    start, free, target, known = case
+    fitted = fit_tokens(tiny_model, start, free, target, known, steps=30, dtype=torch.bfloat16)
+    assert torch.equal(fitted[~free], start[~free])
+    assert _error(tiny_model, fitted, target, known) < _error(tiny_model, start, target, known)
+    assert next(tiny_model.parameters()).dtype == torch.float32  # autocast only: the weights stay float
+
+
 def test_the_fit_never_loses_on_known_pixels_and_is_deterministic(tiny_model, case):
     start, free, target, known = case
     far = -target  # a target no bits can reach
     a = fit_tokens(tiny_model, start, free, far, known, steps=5, lr=10.0)
     assert _error(tiny_model, a, far, known) <= _error(tiny_model, start, far, known)
-    assert torch.equal(a, fit_tokens(tiny_model, start, free, far, known, steps=5, lr=10.0))
+    steps = []
+    assert torch.equal(a, fit_tokens(tiny_model, start, free, far, known, steps=5, lr=10.0, on_step=steps.append))
+    assert steps == [1, 2, 3, 4, 5]  # the progress hook sees every step
 
 
 def test_nothing_to_fit_returns_the_tokens_and_shapes_are_checked(tiny_model, case):
