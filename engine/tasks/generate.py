@@ -52,7 +52,7 @@ class CanvasModel:
     (B', n, hi - lo) at those output positions, from one bidirectional pass over the whole sequence
     `ids` (1, L) with the output block replaced. Only the requested rows reach the output heads (the
     prefix's never do), and only the heads the span needs run. With `model.bf16_passes` the blocks run
-    under bf16 autocast (2x faster where the CPU has native bf16) and the heads in the model's dtype."""
+    under bf16 autocast (~1.5x faster where the CPU has native bf16) and the heads in the model's dtype."""
 
     def __init__(self, model: Transformer, seq: Sequence, ids: Tensor, grid: Tensor, text: Tensor | None = None,
                  text_mask: Tensor | None = None) -> None:

@@ -132,7 +132,7 @@ class Transformer(Component):
         self.register_buffer("cache_valid", None, persistent=False)  # (B, max_len) bool once set up
         self.rope_table: Tensor | None = None  # (max_len, Dh/2, 2) once set up
         self._compiled_step: Callable[..., Tensor] | None = None  # see compile_decoding
-        self.bf16_passes = False  # masked decoding's passes under bf16 autocast (Engine: CPUs with native bf16)
+        self.bf16_passes = False  # masked decoding's passes under bf16 autocast (from_pretrained(bf16_passes=True))
         self.apply(self._init_weights)
         for name, p in self.named_parameters():  # GPT-2: scale the residual projections by depth
             if name.endswith(("attn.out.weight", "mlp.w2.weight")):
@@ -336,7 +336,7 @@ class Transformer(Component):
     def decode_step(self) -> dict[str, Any]:
         """How a decode step runs (its block weights, whether it is compiled) and the masked passes' dtype."""
         quantized = any(isinstance(m, Linear) and m.int8 is not None for m in self.blocks.modules())
-        passes = "bf16 autocast" if self.bf16_passes else str(self.head.weight.dtype).removeprefix("torch.")
+        passes = "bfloat16 autocast" if self.bf16_passes else str(self.head.weight.dtype).removeprefix("torch.")
         return {"block_weights": "int8" if quantized else "float", "compiled": self._compiled_step is not None,
                 "masked_passes": passes}
 

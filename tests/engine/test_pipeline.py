@@ -379,7 +379,7 @@ def test_cpu_decode_steps_are_int8_and_the_fit_bf16_where_native_unless_asked_fo
     assert int8.versions()["fit_decodes"] == native
     assert float32.versions()["decode_step"]["block_weights"] == "float"
     assert float32.versions()["fit_decodes"] == "float32"
-    assert bf16.versions()["decode_step"]["masked_passes"] == "bf16 autocast"
+    assert bf16.versions()["decode_step"]["masked_passes"] == "bfloat16 autocast"
     assert bf16.versions()["fit_decodes"] == "bfloat16 autocast"
     a, b = (int8.generate("text_to_video", prompt="a red ball", seed=3) for _ in range(2))
     assert torch.equal(a.tokens["video"], b.tokens["video"]) and np.array_equal(a.audio, b.audio)

@@ -221,7 +221,7 @@ def test_bf16_masked_passes_stay_close_to_float_and_still_reproduce():
     tokens, positions = seq.ids[None, seq.output], torch.tensor([[4, 0, 17]])
     full = canvas(tokens, positions, VOCAB.video_range)
     model.bf16_passes = True
-    assert model.decode_step["masked_passes"] == "bf16 autocast"
+    assert model.decode_step["masked_passes"] == "bfloat16 autocast"
     half = canvas(tokens, positions, VOCAB.video_range)
     assert half.dtype == torch.float32 and not torch.equal(half, full)  # the blocks did run in bf16
     torch.testing.assert_close(half, full, atol=0.05 * float(full.abs().max()), rtol=0)
