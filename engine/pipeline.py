@@ -56,9 +56,8 @@ Decisions this file makes (see also engine/masks.py and engine/structure.py):
   for the video stages; the sound stays autoregressive (masked training covers video outputs
   only). `info` records the decoding, the steps and the transformer forward passes per stage.
 - Number formats on the CPU: autoregressive decode steps read int8 copies of the block weights;
-  the fit's decodes run under bf16 autocast where the CPU has native bf16; masked steps stay float32
-  unless asked (`from_pretrained`'s `int8_decoding`, `bf16_fit`, `bf16_passes`; `info["models"]`
-  says which ran).
+  full passes (masked steps, the fit's decodes) run under bf16 autocast where the CPU has native
+  bf16 (`from_pretrained`'s `int8_decoding`, `bf16_passes`; `info["models"]` says which ran).
 - Determinism: one `torch.Generator` per request, seeded with `seed`, drives every stage in a fixed
   order, so the same request gives the same result bit for bit on the same machine.
 """
@@ -158,8 +157,7 @@ class Engine:
     @classmethod
     def from_pretrained(cls, path_or_hub_id: str | Path | None = None, device: str | torch.device | None = None,
                         *, onnx: bool | None = None, revision: str | None = None,
-                        int8_decoding: bool | None = None, bf16_fit: bool | None = None,
-                        bf16_passes: bool = False) -> Engine:
+                        int8_decoding: bool | None = None, bf16_passes: bool | None = None) -> Engine:
         """Load every component from its subfolder of a weights folder or Hub repo (None: `weights/`).
 
         device None picks CUDA when present (the transformer then runs in bf16), the CPU otherwise.
@@ -168,12 +166,10 @@ class Engine:
         None gives the CPU's autoregressive decode steps weight-only int8 block weights
         (`Transformer.quantize_decoding`; the judge's figures did not move, see NOTES.md) and leaves
         CUDA alone; False keeps float32 steps. `compile_decoding` afterwards compiles the step.
-        bf16_fit None runs the kept-pixel fit's decodes under bf16 autocast on a CPU with native bf16
-        (`bf16_autocast_pays`: AVX-512 BF16 or AMX): a third less time, the kept pixels unchanged
-        (NOTES.md, session 18); False keeps float32. bf16_passes True runs the masked decoder's passes
-        under bf16 autocast (there, its video stage 0.76 -> 0.53 s); off by default, because masked
-        text_to_video then read 1.0 point less colour over 800 prompts (noise-sized, but it put masked
-        3.7 points behind autoregressive, where float32 passes were 2.7).
+        bf16_passes None runs the full passes, the masked decoder's and the kept-pixel fit's decodes,
+        under bf16 autocast on a CPU with native bf16 (`bf16_autocast_pays`: AVX-512 BF16 or AMX):
+        a third less time, the judge's figures unchanged over 1,200 prompts and every masked task
+        (NOTES.md, session 18); False keeps float32, True forces bf16.
         """
         from engine.audio_tokenizer import AudioTokenizer
         from engine.audio_tokenizer.onnx_export import ONNX_NAME, OnnxAudioDecoder
@@ -201,9 +197,8 @@ class Engine:
                 raise FileNotFoundError(f"onnx=True but {folder} lacks the tokenizers' decoder .onnx files")
         engine = cls(video_tokenizer, audio_tokenizer, text_encoder, transformer, video_decoder=video_decoder,
                      audio_decoder=audio_decoder, source=str(folder))
-        transformer.bf16_passes = bf16_passes
-        if bf16_fit or (bf16_fit is None and dev.type == "cpu" and bf16_autocast_pays(dev)):
-            engine.fit_dtype = torch.bfloat16
+        if bf16_passes or (bf16_passes is None and dev.type == "cpu" and bf16_autocast_pays(dev)):
+            transformer.bf16_passes, engine.fit_dtype = True, torch.bfloat16
         return engine
 
     def compile_decoding(self) -> float:

@@ -121,7 +121,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--score", type=int, default=0, help="judge K held-out captions per mode (0: no scoring)")
     p.add_argument("--guidance-scale", type=float, default=None, help="default: the Engine's; 0 turns it off")
     p.add_argument("--no-audio", action="store_true", help="time the video only (no video_to_audio stage)")
-    p.add_argument("--bf16-passes", action="store_true", help="masked passes under bf16 autocast (default: float32)")
+    p.add_argument("--float-passes", action="store_true",
+                   help="float32 full passes: masked steps and the fit (default: the Engine's, bf16 where native)")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: leave the default)")
     p.add_argument("--out", type=Path, default=None, help="write the JSON report here")
     args = p.parse_args(argv)
@@ -132,7 +133,7 @@ def main(argv: list[str] | None = None) -> None:
     common = {"with_audio": not args.no_audio}
     if args.guidance_scale is not None:
         common["guidance_scale"] = args.guidance_scale or None
-    engine = Engine.from_pretrained(args.weights, device=args.device, bf16_passes=args.bf16_passes)
+    engine = Engine.from_pretrained(args.weights, device=args.device, bf16_passes=False if args.float_passes else None)
     speed = time_modes(engine, settings, args.runs, common)
     quality = score_modes(engine, settings, args.score, common) if args.score else None
     report = {"runs": args.runs, "score_clips": args.score, "device": describe_device(engine.device),

@@ -269,14 +269,14 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--no-prompt", action="store_true",
                    help="leave the prompt out where it is optional (image_to_video, inpaint, outpaint, interpolate)")
     p.add_argument("--float-decoding", action="store_true", help="float32 decode steps (default: the Engine's)")
-    p.add_argument("--bf16-passes", action="store_true", help="masked passes under bf16 autocast (default: float32)")
-    p.add_argument("--float-fit", action="store_true", help="float32 fit decodes (default: the Engine's)")
+    p.add_argument("--float-passes", action="store_true",
+                   help="float32 full passes: masked steps and the fit (default: the Engine's, bf16 where native)")
     p.add_argument("--fit-steps", type=int, default=None,
                    help="decoder-inversion steps for the kept pixels (default: the Engine's; 0 turns it off)")
     p.add_argument("--out", type=Path, default=None)
     args = p.parse_args(argv)
     engine = Engine.from_pretrained(args.weights, int8_decoding=False if args.float_decoding else None,
-                                    bf16_passes=args.bf16_passes, bf16_fit=False if args.float_fit else None)
+                                    bf16_passes=False if args.float_passes else None)
     if args.fit_steps is not None:
         engine.fit_steps = args.fit_steps
     settings = {k: v for k, v in {"temperature": args.temperature, "top_k": args.top_k, "top_p": args.top_p,

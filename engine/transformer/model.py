@@ -132,7 +132,7 @@ class Transformer(Component):
         self.register_buffer("cache_valid", None, persistent=False)  # (B, max_len) bool once set up
         self.rope_table: Tensor | None = None  # (max_len, Dh/2, 2) once set up
         self._compiled_step: Callable[..., Tensor] | None = None  # see compile_decoding
-        self.bf16_passes = False  # masked decoding's passes under bf16 autocast (from_pretrained(bf16_passes=True))
+        self.bf16_passes = False  # masked decoding's passes under bf16 autocast (Engine: CPUs with native bf16)
         self.apply(self._init_weights)
         for name, p in self.named_parameters():  # GPT-2: scale the residual projections by depth
             if name.endswith(("attn.out.weight", "mlp.w2.weight")):

@@ -363,7 +363,7 @@ def test_from_pretrained_loads_a_folder_and_decodes_through_onnx(tmp_path, monke
         Engine.from_pretrained(tmp_path / "missing_but_local_path", device="cpu")
 
 
-def test_cpu_decode_steps_are_int8_and_the_fit_bf16_where_native_unless_asked_for_float(tmp_path, monkeypatch):
+def test_cpu_decode_steps_are_int8_and_full_passes_bf16_where_native_unless_asked_for_float(tmp_path, monkeypatch):
     import engine.text_encoder
     from engine.device import bf16_autocast_pays
 
@@ -372,12 +372,13 @@ def test_cpu_decode_steps_are_int8_and_the_fit_bf16_where_native_unless_asked_fo
         module.save_pretrained(tmp_path / name)
     monkeypatch.setattr(engine.text_encoder, "load_text_encoder", lambda *args, **kwargs: text)
     int8 = Engine.from_pretrained(tmp_path, device="cpu", onnx=False)
-    float32 = Engine.from_pretrained(tmp_path, device="cpu", onnx=False, int8_decoding=False, bf16_fit=False)
-    bf16 = Engine.from_pretrained(tmp_path, device="cpu", onnx=False, bf16_fit=True, bf16_passes=True)
+    float32 = Engine.from_pretrained(tmp_path, device="cpu", onnx=False, int8_decoding=False, bf16_passes=False)
+    bf16 = Engine.from_pretrained(tmp_path, device="cpu", onnx=False, bf16_passes=True)
     native = "bfloat16 autocast" if bf16_autocast_pays(torch.device("cpu")) else "float32"
-    assert int8.versions()["decode_step"] == {"block_weights": "int8", "compiled": False, "masked_passes": "float32"}
+    assert int8.versions()["decode_step"] == {"block_weights": "int8", "compiled": False, "masked_passes": native}
     assert int8.versions()["fit_decodes"] == native
-    assert float32.versions()["decode_step"]["block_weights"] == "float"
+    assert float32.versions()["decode_step"] == {"block_weights": "float", "compiled": False,
+                                                 "masked_passes": "float32"}
     assert float32.versions()["fit_decodes"] == "float32"
     assert bf16.versions()["decode_step"]["masked_passes"] == "bfloat16 autocast"
     assert bf16.versions()["fit_decodes"] == "bfloat16 autocast"
