@@ -148,7 +148,6 @@ class Engine:
         self.audio_latent = tuple(audio_tokenizer.latent_shape(CLIP_SAMPLES))
         self.text_len = int(text_encoder.config.max_tokens)
         self.fit_steps = FIT_STEPS  # decoder-inversion steps for the pixels to keep (0: off)
-        self.fit_dtype: torch.dtype | None = None  # the fit's autocast dtype (from_pretrained: bf16 where native)
         self.model_versions = {name: model_version(getattr(self, name))
                                for name in ("video_tokenizer", "audio_tokenizer", "transformer", "text_encoder")}
         self._lock = threading.Lock()  # the transformer's KV cache is per model: one request at a time
@@ -197,8 +196,8 @@ class Engine:
                 raise FileNotFoundError(f"onnx=True but {folder} lacks the tokenizers' decoder .onnx files")
         engine = cls(video_tokenizer, audio_tokenizer, text_encoder, transformer, video_decoder=video_decoder,
                      audio_decoder=audio_decoder, source=str(folder))
-        if bf16_passes or (bf16_passes is None and dev.type == "cpu" and bf16_autocast_pays(dev)):
-            transformer.bf16_passes, engine.fit_dtype = True, torch.bfloat16
+        transformer.bf16_passes = bool(bf16_passes or (bf16_passes is None and dev.type == "cpu"
+                                                        and bf16_autocast_pays(dev)))
         return engine
 
     def compile_decoding(self) -> float:
@@ -286,6 +285,11 @@ class Engine:
         return Result(video=video_out, audio=audio_out, fps=FPS, sample_rate=SAMPLE_RATE,
                       info=run.info(video_out), tokens=run.tokens, extras=run.extras)
 
+    @property
+    def fit_dtype(self) -> torch.dtype | None:
+        """The kept-pixel fit's autocast dtype: bf16 when the full passes run in it (`bf16_passes`)."""
+        return torch.bfloat16 if self.transformer.bf16_passes else None
+
     def versions(self) -> dict[str, Any]:
         """Versions of the components (config and weights), the world version and which decoders run."""
         return {
@@ -294,7 +298,7 @@ class Engine:
             "video_decoder": _decoder_name(self.video_decoder),
             "audio_decoder": _decoder_name(self.audio_decoder),
             "decode_step": self.transformer.decode_step,
-            "fit_decodes": f"{str(self.fit_dtype).removeprefix('torch.')} autocast" if self.fit_dtype else "float32",
+            "fit_decodes": "bfloat16 autocast" if self.fit_dtype else "float32",
             "weights": self.source,
         }
 
@@ -348,12 +352,10 @@ class Engine:
         """`fit_tokens` on uint8 target (T, 64, 64, 3) and bool known (T, 64, 64), `fit_steps` steps."""
         if self.fit_steps <= 0:
             return tokens
-        with run.timer("fit"):
-            tokens = fit_tokens(self.video_tokenizer, tokens, free, video_to_tensor(target),
-                                torch.from_numpy(np.ascontiguousarray(known)), steps=self.fit_steps,
-                                on_step=run.fit_progress(), dtype=self.fit_dtype)
-        run.fit_done(self.fit_steps)
-        return tokens
+        with run.timer("fit"), run.fitting(self.fit_steps) as on_step:
+            return fit_tokens(self.video_tokenizer, tokens, free, video_to_tensor(target),
+                              torch.from_numpy(np.ascontiguousarray(known)), steps=self.fit_steps,
+                              on_step=on_step, dtype=self.fit_dtype)
 
     def _task_unconditional(self, run: Run) -> tuple[np.ndarray, np.ndarray | None]:
         return self._finish_clip(run, run.sample(self._seq("unconditional", self.clip_latent)))

@@ -109,14 +109,13 @@ class Run:
         if self.request.progress is not None:
             self.request.progress(steps, self.total)
 
-    def fit_progress(self) -> Callable[[int], None]:
-        """on_step for the kept-pixel fit; `fit_done` after it counts its planned steps (a fit with
-        nothing to change stops early)."""
+    @contextmanager
+    def fitting(self, steps: int):
+        """Yield on_step for a kept-pixel fit of `steps` steps; on leaving, all of them count as done
+        (a fit with nothing to change stops early)."""
         start = self.done + self.fitted
-        return lambda step: self.report(start + step)
-
-    def fit_done(self, planned: int) -> None:
-        self.fitted += planned
+        yield lambda step: self.report(start + step)
+        self.fitted += steps
         self.report(self.done + self.fitted)
 
     def info(self, video: np.ndarray) -> dict[str, Any]:
