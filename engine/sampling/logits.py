@@ -8,12 +8,46 @@ Randomness comes only from the `torch.Generator` passed in, so a seed reproduces
 
 from __future__ import annotations
 
+import math
+from typing import NamedTuple
+
 import torch
 from torch import Tensor
 
 
-def cfg_combine(cond: Tensor, uncond: Tensor, scale: float) -> Tensor:
-    """Classifier-free guidance: uncond + scale * (cond - uncond); scale 1 is the conditional model."""
+class Factored(NamedTuple):
+    """Logits over ids that are mixed-radix numbers of independent digits, kept apart: parts[f]
+    (..., size_f), the id d0 * size_1 + d1 (two digits) having the logit parts[0][d0] + parts[1][d1].
+
+    The transformer's video head gives these (a 2^14 code is two 7-bit sub-tokens). A softmax of such
+    a sum is the product of the parts' softmaxes, and guidance and temperature are linear in the
+    logits, so a code can be drawn digit by digit from 128-way distributions instead of one 16,384-way
+    one; top-k and top-p do not factorise and need the `joint` logits.
+    """
+
+    parts: tuple[Tensor, ...]
+
+    @property
+    def width(self) -> int:
+        return math.prod(p.shape[-1] for p in self.parts)
+
+    def rows(self, index: slice) -> Factored:
+        """The same logits for a slice of the first axis (e.g. the conditional rows of a guided batch)."""
+        return Factored(tuple(p[index] for p in self.parts))
+
+    def joint(self) -> Tensor:
+        """(..., width) logits of every id, most significant digit first."""
+        out = self.parts[0]
+        for part in self.parts[1:]:
+            out = (out[..., :, None] + part[..., None, :]).flatten(-2)
+        return out
+
+
+def cfg_combine(cond: Tensor | Factored, uncond: Tensor | Factored, scale: float) -> Tensor | Factored:
+    """Classifier-free guidance: uncond + scale * (cond - uncond); scale 1 is the conditional model.
+    Factored logits are guided part by part (the guided sum is the sum of the guided parts)."""
+    if isinstance(cond, Factored):
+        return Factored(tuple(cfg_combine(c, u, scale) for c, u in zip(cond.parts, uncond.parts, strict=True)))
     return uncond + scale * (cond - uncond)
 
 

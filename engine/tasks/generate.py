@@ -15,7 +15,7 @@ from typing import Literal, NamedTuple
 import torch
 from torch import Tensor
 
-from engine.sampling import OnStep, Progress, generate_autoregressive, generate_masked
+from engine.sampling import Factored, OnStep, Progress, generate_autoregressive, generate_masked
 from engine.tasks.sequence import Sequence
 from engine.transformer.model import Transformer
 
@@ -51,7 +51,8 @@ class CanvasModel:
     """The masked decoder's model: output ids (B', N), positions (B', n) and an id span [lo, hi) -> logits
     (B', n, hi - lo) at those output positions, from one bidirectional pass over the whole sequence
     `ids` (1, L) with the output block replaced. Only the requested rows reach the output heads (the
-    prefix's never do), and only the heads the span needs run. With `model.bf16_passes` the blocks run
+    prefix's never do), and only the heads the span needs run; for the video codes these are the
+    sub-token logits, `Factored`, never summed into 16,384-wide rows. With `model.bf16_passes` the blocks run
     under bf16 autocast (~1.5x faster where the CPU has native bf16) and the heads in the model's dtype."""
 
     def __init__(self, model: Transformer, seq: Sequence, ids: Tensor, grid: Tensor, text: Tensor | None = None,
@@ -60,13 +61,15 @@ class CanvasModel:
         self.grid, self.text, self.text_mask = grid, text, text_mask
         self.calls = 0
 
-    def __call__(self, tokens: Tensor, positions: Tensor, span: tuple[int, int] | None) -> Tensor:
+    def __call__(self, tokens: Tensor, positions: Tensor, span: tuple[int, int] | None) -> Tensor | Factored:
         self.calls += 1
         ids = self.ids.expand(tokens.shape[0], -1).clone()  # (B', L)
         ids[:, self.output] = tokens
         with torch.autocast(ids.device.type, torch.bfloat16, enabled=self.model.bf16_passes):
             h = self.model.features(ids, None, self.text, self.text_mask, self.grid)[:, self.output]  # (B', N, C)
         h = h.gather(1, positions[..., None].expand(-1, -1, h.shape[-1])).to(self.model.head.weight.dtype)  # (B', n, C)
+        if span == (self.model.video_lo, self.model.video_hi) and len(self.model.config.factor_sizes) > 1:
+            return Factored(self.model.video_parts(h))  # (B', n, size_f) each: the sampler draws digit by digit
         return self.model.span_logits(h, *(span or (0, self.model.config.vocab_size)))  # (B', n, W)
 
 

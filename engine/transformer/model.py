@@ -200,10 +200,14 @@ class Transformer(Component):
         other = linear(h, self.head.weight)  # (..., num_special + audio ids)
         return torch.cat((other[..., :n], self._video_logits(h), other[..., n:]), -1)[..., lo:hi]
 
+    def video_parts(self, h: Tensor) -> tuple[Tensor, ...]:
+        """(..., C) -> the sub-token logits (..., size_f), one per factor, most significant first."""
+        return linear(h, self.video_head.weight).split(self.config.factor_sizes, -1)
+
     def _video_logits(self, h: Tensor) -> Tensor:
         """(..., C) -> (..., video_vocab) joint logits of the video codes from the sub-token heads."""
         joint = None
-        for part in linear(h, self.video_head.weight).split(self.config.factor_sizes, -1):  # (..., size_f) each
+        for part in self.video_parts(h):  # (..., size_f) each
             joint = part if joint is None else (joint[..., :, None] + part[..., None, :]).flatten(-2)
         return joint
 

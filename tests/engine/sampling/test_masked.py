@@ -1,7 +1,8 @@
 import pytest
 import torch
 
-from engine.sampling import generate_masked, mask_schedule
+from engine.sampling import Factored, cfg_combine, generate_masked, mask_schedule
+from engine.sampling.masked import draw
 
 V, N, MASK = 12, 40, 99  # MASK: an id the samplers never draw (outside every allowed range)
 
@@ -129,3 +130,60 @@ def test_nothing_unknown_needs_no_pass_and_bad_arguments_are_refused():
         run(allowed=torch.tensor([[0, V + 1]] * N))
     with pytest.raises(ValueError):
         run(steps=0)
+
+
+def random_parts(*sizes: int, rows: int = 1, seed: int = 0) -> Factored:
+    g = torch.Generator().manual_seed(seed)
+    return Factored(tuple(2 * torch.randn(rows, 1, size, generator=g) for size in sizes))  # (rows, 1, size) each
+
+
+def test_factored_logits_are_drawn_digit_by_digit_from_the_joint_distribution():
+    logits = random_parts(4, 8)
+    joint = logits.joint()  # (1, 1, 32): id d0 * 8 + d1 has parts[0][d0] + parts[1][d1]
+    assert logits.width == 32 and joint[0, 0, 3 * 8 + 5] == logits.parts[0][0, 0, 3] + logits.parts[1][0, 0, 5]
+    many = Factored(tuple(p.expand(1, 50_000, -1) for p in logits.parts))
+    ids, logp = draw(many, torch.Generator().manual_seed(0), temperature=0.7, top_k=None, top_p=None)
+    expected = (joint[0, 0] / 0.7).softmax(-1)
+    counts = torch.bincount(ids[0], minlength=32).float() / ids.numel()
+    torch.testing.assert_close(counts, expected, atol=0.01, rtol=0)  # ~4 standard errors
+    torch.testing.assert_close(logp[0], expected.log()[ids[0]])  # the confidence is the joint log-probability
+    greedy, greedy_logp = draw(logits, torch.Generator(), temperature=0, top_k=None, top_p=None)
+    assert int(greedy) == int(joint.argmax()) and torch.allclose(greedy_logp, joint.log_softmax(-1).max())
+
+
+def test_factored_logits_go_joint_for_top_k_and_guide_part_by_part():
+    logits = random_parts(4, 8, rows=2)
+    cond, uncond = logits.rows(slice(0, 1)), logits.rows(slice(1, 2))
+    guided = cfg_combine(cond, uncond, 3.0)
+    torch.testing.assert_close(guided.joint(), cfg_combine(cond.joint(), uncond.joint(), 3.0))
+    many = Factored(tuple(p.expand(1, 2000, -1) for p in guided.parts))
+    ids, _ = draw(many, torch.Generator().manual_seed(0), temperature=1.0, top_k=3, top_p=None)
+    assert set(ids.unique().tolist()) <= set(guided.joint()[0, 0].topk(3).indices.tolist())
+
+
+class FactoredFake(CanvasFake):
+    """CanvasFake whose V = 12 ids are 3 x 4 digits, given as the two parts' logits."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        g = torch.Generator().manual_seed(1)
+        self.parts = torch.randn(N, 3, generator=g), torch.randn(N, 4, generator=g)
+        self.table = Factored(tuple(p[:, None] for p in self.parts)).joint()[:, 0]  # (N, V) for the joint twin
+        self.bias.zero_()
+
+    def __call__(self, ids: torch.Tensor, positions: torch.Tensor, span: tuple[int, int] | None) -> Factored:
+        super().__call__(ids, positions, span)  # the same checks and records
+        return Factored(tuple(p[positions] for p in self.parts))  # (B', n, 3), (B', n, 4)
+
+
+def test_masked_decoding_with_factored_logits_keeps_known_tokens_and_matches_the_joint_greedily():
+    known, values = known_and_values()
+    factored = FactoredFake()
+    joint = CanvasFake()
+    joint.table, joint.bias = factored.table, factored.bias
+    greedy = run(model=factored, temperature=0)
+    assert torch.equal(greedy[:, known], values[:, known])
+    assert torch.equal(greedy, run(model=joint, temperature=0))  # same argmaxes, same confidences
+    sampled = run(seed=4, model=FactoredFake(), cfg_scale=2.0)
+    assert torch.equal(sampled, run(seed=4, model=FactoredFake(), cfg_scale=2.0))
+    assert bool((sampled[:, ~known] < V).all()) and not torch.equal(sampled, run(seed=5, model=FactoredFake()))

@@ -1,6 +1,7 @@
 import pytest
 import torch
 
+from engine.sampling import Factored
 from engine.tasks import (
     IGNORE,
     TASKS,
@@ -208,8 +209,10 @@ def test_masked_decoding_reproduces_and_sees_the_canvas_bidirectionally():
     tokens, positions = seq.ids[None, seq.output], torch.tensor([[4, 0, 17]])
     full = model(seq.ids[None], None, text[None], None, seq.grid[None])  # (1, L, V), all bidirectional
     torch.testing.assert_close(canvas(tokens, positions, None), full[:, seq.prefix_len + positions[0]])
-    lo, hi = VOCAB.video_range  # only the video head runs: the same logits there
-    torch.testing.assert_close(canvas(tokens, positions, (lo, hi)), full[:, seq.prefix_len + positions[0], lo:hi])
+    lo, hi = VOCAB.video_range  # only the video head runs, its sub-token logits kept apart: the same sums
+    video = canvas(tokens, positions, (lo, hi))
+    assert isinstance(video, Factored) and [p.shape for p in video.parts] == [(1, 3, 4), (1, 3, 4)]
+    torch.testing.assert_close(video.joint(), full[:, seq.prefix_len + positions[0], lo:hi])
     assert canvas.calls == 2
 
 
@@ -219,10 +222,10 @@ def test_bf16_masked_passes_stay_close_to_float_and_still_reproduce():
     text = torch.randn(TEXT_LEN, TEXT_DIM, generator=torch.Generator().manual_seed(5))
     canvas = CanvasModel(model, seq, seq.ids[None], seq.grid[None], text[None])
     tokens, positions = seq.ids[None, seq.output], torch.tensor([[4, 0, 17]])
-    full = canvas(tokens, positions, VOCAB.video_range)
+    full = canvas(tokens, positions, VOCAB.video_range).joint()
     model.bf16_passes = True
     assert model.decode_step["masked_passes"] == "bfloat16 autocast"
-    half = canvas(tokens, positions, VOCAB.video_range)
+    half = canvas(tokens, positions, VOCAB.video_range).joint()
     assert half.dtype == torch.float32 and not torch.equal(half, full)  # the blocks did run in bf16
     torch.testing.assert_close(half, full, atol=0.05 * float(full.abs().max()), rtol=0)
 
