@@ -146,14 +146,7 @@ def draw_digits(logits: Factored, generator: torch.Generator, temperature: float
     """
     ids = logp = None
     for part in logits.parts:  # (B, n, size) each, most significant first
-        if temperature == 0:
-            part_logp = part.float().log_softmax(-1)
-            digit = part_logp.argmax(-1)
-        else:
-            probs = logits_to_probs(part, temperature)
-            digit = draw_from(probs, generator)  # (B, n)
-            part_logp = probs.log()
-        digit_logp = part_logp.gather(-1, digit[..., None])[..., 0]
+        digit, digit_logp = draw(part, generator, temperature, None, None)  # (B, n) each
         ids = digit if ids is None else ids * part.shape[-1] + digit
         logp = digit_logp if logp is None else logp + digit_logp
     return ids, logp

@@ -68,8 +68,8 @@ class CanvasModel:
         with torch.autocast(ids.device.type, torch.bfloat16, enabled=self.model.bf16_passes):
             h = self.model.features(ids, None, self.text, self.text_mask, self.grid)[:, self.output]  # (B', N, C)
         h = h.gather(1, positions[..., None].expand(-1, -1, h.shape[-1])).to(self.model.head.weight.dtype)  # (B', n, C)
-        if span == (self.model.video_lo, self.model.video_hi) and len(self.model.config.factor_sizes) > 1:
-            return Factored(self.model.video_parts(h))  # (B', n, size_f) each: the sampler draws digit by digit
+        if span == (self.model.video_lo, self.model.video_hi):
+            return self.model.video_parts(h)  # (B', n, size_f) each: the sampler draws digit by digit
         return self.model.span_logits(h, *(span or (0, self.model.config.vocab_size)))  # (B', n, W)
 
 

@@ -50,6 +50,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from engine.components import Component
+from engine.sampling.logits import Factored
 from engine.transformer.layers import Block, KVCache, Linear, attention_mask, linear, rope
 from engine.transformer.vocab import Vocab
 
@@ -200,16 +201,13 @@ class Transformer(Component):
         other = linear(h, self.head.weight)  # (..., num_special + audio ids)
         return torch.cat((other[..., :n], self._video_logits(h), other[..., n:]), -1)[..., lo:hi]
 
-    def video_parts(self, h: Tensor) -> tuple[Tensor, ...]:
-        """(..., C) -> the sub-token logits (..., size_f), one per factor, most significant first."""
-        return linear(h, self.video_head.weight).split(self.config.factor_sizes, -1)
+    def video_parts(self, h: Tensor) -> Factored:
+        """(..., C) -> the video codes' logits as sub-token logits (..., size_f), most significant first."""
+        return Factored(linear(h, self.video_head.weight).split(self.config.factor_sizes, -1))
 
     def _video_logits(self, h: Tensor) -> Tensor:
         """(..., C) -> (..., video_vocab) joint logits of the video codes from the sub-token heads."""
-        joint = None
-        for part in self.video_parts(h):  # (..., size_f) each
-            joint = part if joint is None else (joint[..., :, None] + part[..., None, :]).flatten(-2)
-        return joint
+        return self.video_parts(h).joint()
 
     def token_losses(self, h: Tensor, targets: Tensor) -> Tensor:
         """Cross-entropy of targets (N,) under hidden states h (N, C) -> (N,), without ever forming
